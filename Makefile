@@ -1,0 +1,43 @@
+# 招商匹配 InvestMatch — see README.md. Every target sets itself up: a fresh clone needs only `make run`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+
+.PHONY: setup run test eval bench lint lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/python -m api.cli setup
+
+run: setup
+	$(BIN)/python -m api.cli serve
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+eval: setup
+	$(BIN)/python -m recommender.evaluate
+
+bench: setup
+	$(BIN)/python -m benchmarks.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy features recommender store api
+
+# Re-pin every dependency from a fresh resolve of pyproject.toml.
+lock:
+	rm -rf /tmp/investmatch-lock && $(PYTHON) -m venv /tmp/investmatch-lock
+	/tmp/investmatch-lock/bin/pip install --quiet --upgrade pip
+	/tmp/investmatch-lock/bin/pip install --quiet --no-cache-dir -e '.[dev]'
+	{ echo "# Pinned versions of every dependency (pip freeze of a fresh 'pip install -e .[dev]')."; \
+	  echo "# Regenerate: make lock"; /tmp/investmatch-lock/bin/pip freeze --exclude-editable; } > constraints.txt
+
+clean:
+	rm -rf var reports/*.png .pytest_cache

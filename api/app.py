@@ -1,0 +1,69 @@
+"""The FastAPI application: built by `create_app`, with the KB, database and model set up in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from api.deps import AppState, StateDep
+from api.errors import install_error_handlers
+from api.models_service import MatcherHolder, load_serving_matcher
+from api.routes import kb as kb_routes
+from api.routes import match as match_routes
+from api.schemas import Health
+from api.settings import Settings, get_settings
+from features.kb import load_kb
+from store.db import get_sessionmaker
+
+log = logging.getLogger("investmatch")
+
+DESCRIPTION = """
+招商匹配（InvestMatch）：依据《河北省人民政府关于加快推进工业转型升级建设现代化工业体系的指导意见》，
+为来冀投资企业匹配园区、产业链和区域定位，并逐条给出政策原文依据。
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kb = load_kb(settings.data_dir)
+        sessions = get_sessionmaker(settings.database_url)
+        matcher = load_serving_matcher(kb, sessions)
+        app.state.app = AppState(
+            settings=settings, kb=kb, sessions=sessions, holder=MatcherHolder(matcher)
+        )
+        log.info("knowledge base %s: %d parks; model %s", kb.digest, len(kb.parks), matcher.version)
+        yield
+
+    app = FastAPI(
+        title="招商匹配 InvestMatch",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(kb_routes.router)
+    app.include_router(match_routes.router)
+
+    @app.get("/healthz", response_model=Health, tags=["运维"], summary="健康检查")
+    def healthz(state: StateDep) -> Health:
+        database = "ok"
+        try:
+            with state.sessions() as s:
+                s.execute(text("SELECT 1"))
+        except Exception:  # any driver error means the database cannot be used right now
+            database = "unavailable"
+        return Health(
+            status="ok" if database == "ok" else "degraded",
+            model_version=state.holder.matcher.version,
+            database=database,
+            kb_digest=state.kb.digest,
+        )
+
+    return app

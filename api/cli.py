@@ -1,0 +1,156 @@
+"""Command line: `python -m api.cli setup|serve|load-kb` (the Makefile's targets call these)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+import time
+
+from api.settings import Settings, get_settings
+from features.history import validate_history
+from features.kb import KBError, KnowledgeBase, load_kb
+from recommender.bundle import new_version, save_bundle
+from recommender.synthetic import GeneratorParams, generate_history
+from recommender.train import TrainParams, data_hash, train_with_holdout
+from store.db import get_sessionmaker, migrate
+from store.history import count_enterprises, import_history, read_history
+from store.kb_sync import sync_kb
+from store.registry import active_version, register
+
+log = logging.getLogger("investmatch")
+
+
+def ensure_admin_token(settings: Settings) -> None:
+    """Create var/admin.token (mode 0600) on first start when no token is configured."""
+    if settings.admin_token:
+        return
+    path = settings.var_dir / "admin.token"
+    if not path.exists():
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+        log.info("created the admin token in %s (readable by this user only)", path)
+    else:
+        log.info("admin token: %s", path)
+
+
+def cmd_load_kb(settings: Settings) -> int:
+    t0 = time.perf_counter()
+    try:
+        kb = load_kb(settings.data_dir)
+    except KBError as exc:
+        print(f"知识库加载失败，数据库未改动：{exc}", file=sys.stderr)
+        return 1
+    migrate(settings.database_url)
+    report = sync_kb(get_sessionmaker(settings.database_url), kb)
+    print(
+        f"知识库已同步（{kb.digest}）：新增 {sum(report.inserted.values())}，"
+        f"更新 {sum(report.updated.values())}，删除 {sum(report.deleted.values())} 行，"
+        f"{time.perf_counter() - t0:.1f} 秒"
+    )
+    return 0
+
+
+def ensure_history(settings: Settings, kb: KnowledgeBase) -> None:
+    """Without any enterprise in the database, write the synthetic placement history (README)."""
+    factory = get_sessionmaker(settings.database_url)
+    if count_enterprises(factory):
+        return
+    t0 = time.perf_counter()
+    ents, inter = generate_history(kb, GeneratorParams(n_enterprises=settings.history_enterprises))
+    ents, inter = validate_history(ents, inter, kb.industries, [p.park_id for p in kb.parks])
+    n_e, n_i = import_history(factory, ents, inter, record_source="synthetic")
+    log.info(
+        "synthetic history: %d enterprises, %d interactions (%.1fs)",
+        n_e,
+        n_i,
+        time.perf_counter() - t0,
+    )
+
+
+def train_and_register(settings: Settings, kb: KnowledgeBase, *, activate: bool = True) -> str:
+    """Train on the database's history, evaluate on held-out enterprises, save and register."""
+    factory = get_sessionmaker(settings.database_url)
+    ents, inter = read_history(factory)
+    t0 = time.perf_counter()
+    params = TrainParams(epochs=settings.train_epochs, num_threads=settings.train_threads)
+    matcher, metrics = train_with_holdout(kb, ents, inter, params, version=new_version())
+    metrics = {k: round(v, 4) for k, v in metrics.items()}
+    metrics["train_seconds"] = round(time.perf_counter() - t0, 1)
+    dh = data_hash(ents, inter)
+    path = save_bundle(matcher, settings.model_dir, data_hash=dh, metrics=metrics)
+    with factory.begin() as session:
+        register(
+            session,
+            matcher.version,
+            str(path),
+            metrics=metrics,
+            data_hash=dh,
+            kb_digest=kb.digest,
+            activate=activate,
+        )
+    log.info(
+        "model %s trained in %.1fs: ndcg@10 %.3f",
+        matcher.version,
+        metrics["train_seconds"],
+        metrics["ndcg@10"],
+    )
+    return matcher.version
+
+
+def cmd_setup(settings: Settings) -> int:
+    """Migrate, load the KB, write the history if empty, train a model if none is registered."""
+    if cmd_load_kb(settings):
+        return 1
+    kb = load_kb(settings.data_dir)
+    ensure_history(settings, kb)
+    factory = get_sessionmaker(settings.database_url)
+    with factory() as session:
+        current = active_version(session)
+    if current is None:
+        train_and_register(settings, kb)
+    else:
+        log.info("model %s is registered; not training", current.version)
+    return 0
+
+
+def cmd_train(settings: Settings) -> int:
+    kb = load_kb(settings.data_dir)
+    print(train_and_register(settings, kb))
+    return 0
+
+
+def cmd_serve(settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    ensure_admin_token(settings)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    parser = argparse.ArgumentParser(prog="python -m api.cli", description="招商匹配 InvestMatch")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("setup", help="migrate the database, load the KB, train a model if none")
+    sub.add_parser("serve", help="serve HTTP on $HOST:$PORT")
+    sub.add_parser("load-kb", help="load data/kb into the database (idempotent)")
+    sub.add_parser(
+        "train", help="train a new model version on the database's history and activate it"
+    )
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    handlers = {"setup": cmd_setup, "serve": cmd_serve, "load-kb": cmd_load_kb, "train": cmd_train}
+    return handlers[args.cmd](settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

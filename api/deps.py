@@ -1,0 +1,48 @@
+"""FastAPI dependencies: the app state built in the lifespan and a database session per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import ServiceUnavailable
+from api.models_service import MatcherHolder
+from api.settings import Settings
+from features.kb import KnowledgeBase
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    kb: KnowledgeBase
+    sessions: sessionmaker[Session]
+    holder: MatcherHolder
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.app
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+DB_DOWN = "数据库暂时不可用，请稍后重试"
+
+
+def get_db(state: StateDep) -> Iterator[Session]:
+    session = state.sessions()
+    try:
+        yield session
+    except OperationalError as exc:
+        session.rollback()
+        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_db)]

@@ -1,0 +1,132 @@
+"""Domain errors and their mapping to the one JSON error shape: {"detail": "中文说明", "code": "…"}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class AppError(Exception):
+    """An error the user can act on; `detail` is Chinese and says what to do next."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        if status_code:
+            self.status_code = status_code
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "unavailable"
+
+
+FIELD_NAMES = {
+    "description": "description（企业主营业务描述）",
+    "name": "name（企业名称）",
+    "industry_code": "industry_code（国民经济行业代码）",
+    "products": "products（主要产品）",
+    "employees": "employees（员工人数）",
+    "annual_revenue_wan": "annual_revenue_wan（年营业收入，万元）",
+    "investment_wan": "investment_wan（计划投资额，万元）",
+    "rd_intensity": "rd_intensity（研发投入强度）",
+    "energy_tce": "energy_tce（年综合能耗，吨标准煤）",
+    "land_mu": "land_mu（用地需求，亩）",
+    "origin": "origin（企业来源地）",
+    "top_k": "top_k（返回园区数量）",
+    "limit": "limit（每页条数）",
+    "offset": "offset（偏移量）",
+}
+
+
+def describe_validation_error(err: dict[str, Any]) -> str:
+    """One pydantic error as a Chinese sentence that names the field and says what to fix."""
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or "请求体"
+    label = FIELD_NAMES.get(loc[0], field) if loc else "请求体"
+    if len(loc) > 1:
+        label = f"{label}[{'.'.join(loc[1:])}]"
+    etype = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if etype == "missing":
+        return f"{label} 为必填项，请填写"
+    if etype == "string_too_short":
+        return f"{label} 至少需要 {ctx.get('min_length')} 个字"
+    if etype == "string_too_long":
+        return f"{label} 最多 {ctx.get('max_length')} 个字，请删减"
+    if etype in ("too_short", "too_long"):
+        bound = ctx.get("min_length") if etype == "too_short" else ctx.get("max_length")
+        word = "至少" if etype == "too_short" else "最多"
+        return f"{label} {word} {bound} 项"
+    if etype in ("greater_than_equal", "greater_than"):
+        return f"{label} 不能小于{'等于' if etype == 'greater_than' else ''} {ctx.get('ge', ctx.get('gt'))}"
+    if etype in ("less_than_equal", "less_than"):
+        return f"{label} 不能大于{'等于' if etype == 'less_than' else ''} {ctx.get('le', ctx.get('lt'))}"
+    if etype.startswith("int_") or etype.startswith("float_"):
+        return f"{label} 应为数字"
+    if etype.startswith("string_") and etype != "string_pattern_mismatch":
+        return f"{label} 应为文本"
+    if etype == "string_pattern_mismatch":
+        return f"{label} 格式不正确"
+    if etype in ("literal_error", "enum"):
+        return f"{label} 只能取以下值之一：{ctx.get('expected', '')}"
+    if etype == "list_type":
+        return f"{label} 应为列表"
+    if etype == "json_invalid":
+        return "请求体不是合法的 JSON，请检查引号、逗号和括号"
+    if etype in ("model_type", "model_attributes_type", "dict_type"):
+        return "请求体应为 JSON 对象"
+    if etype == "extra_forbidden":
+        return f"{label} 不是可识别的字段，请删除"
+    if etype == "value_error":
+        msg = str(ctx.get("error", err.get("msg", "")))
+        return msg if msg else f"{label} 取值无效"
+    if etype in ("bool_type", "bool_parsing"):
+        return f"{label} 应为是/否（true/false）"
+    return f"{label} 取值无效：{err.get('msg', '')}"
+
+
+def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"detail": detail, "code": code, **extra}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(error_body(exc.detail, exc.code), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        messages = [describe_validation_error(dict(e)) for e in errors]
+        fields = [".".join(str(p) for p in e.get("loc", ())[1:]) for e in errors]
+        return JSONResponse(
+            error_body("；".join(dict.fromkeys(messages)), "invalid_input", fields=fields),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "请求无法处理"
+        texts = {404: "请求的地址不存在，请检查路径", 405: "不支持此请求方法", 413: "请求体过大"}
+        if exc.status_code in texts and detail in ("Not Found", "Method Not Allowed"):
+            detail = texts[exc.status_code]
+        return JSONResponse(
+            error_body(detail, f"http_{exc.status_code}"),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

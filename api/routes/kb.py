@@ -1,0 +1,159 @@
+"""Read API of the knowledge base: zones, chains and parks, served from the database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from api.deps import SessionDep, StateDep
+from api.errors import NotFound
+from api.schemas import (
+    ChainPublic,
+    ChainsPublic,
+    ParkChainRef,
+    ParkPublic,
+    ParksPublic,
+    SegmentPublic,
+    ZonePublic,
+    ZonesPublic,
+)
+from features.kb import CHAIN_GROUPS, PARK_KINDS
+from store import orm
+
+router = APIRouter(prefix="/v1", tags=["知识库"])
+
+
+@router.get("/zones", response_model=ZonesPublic, summary="一核四区")
+def list_zones(db: SessionDep) -> ZonesPublic:
+    zones = db.scalars(
+        select(orm.Zone).options(selectinload(orm.Zone.cities)).order_by(orm.Zone.position)
+    ).all()
+    data = [
+        ZonePublic(
+            zone_id=z.zone_id,
+            name=z.name,
+            kind=z.kind,
+            cities=[c.name for c in z.cities],
+            positioning=z.positioning,
+            focus_terms=z.focus_terms,
+            source=z.source,
+        )
+        for z in zones
+    ]
+    return ZonesPublic(data=data, count=len(data))
+
+
+def _chain_public(c: orm.Chain) -> ChainPublic:
+    return ChainPublic(
+        chain_id=c.chain_id,
+        name=c.name,
+        group=c.group,
+        group_name=CHAIN_GROUPS[c.group],
+        direction=c.direction,
+        source=c.source,
+        segments=[
+            SegmentPublic(
+                segment_id=s.segment_id, name=s.name, keywords=s.keywords, source=s.source
+            )
+            for s in c.segments
+        ],
+    )
+
+
+@router.get("/chains", response_model=ChainsPublic, summary="16 条产业链")
+def list_chains(db: SessionDep) -> ChainsPublic:
+    chains = db.scalars(
+        select(orm.Chain).options(selectinload(orm.Chain.segments)).order_by(orm.Chain.position)
+    ).all()
+    return ChainsPublic(data=[_chain_public(c) for c in chains], count=len(chains))
+
+
+@router.get("/chains/{chain_id}", response_model=ChainPublic, summary="一条产业链")
+def get_chain(chain_id: str, db: SessionDep) -> ChainPublic:
+    chain = db.get(orm.Chain, chain_id, options=[selectinload(orm.Chain.segments)])
+    if chain is None:
+        raise NotFound(f"产业链 '{chain_id}' 不存在，请用 GET /v1/chains 查看可用的 chain_id")
+    return _chain_public(chain)
+
+
+def park_public(p: orm.Park, state: StateDep) -> ParkPublic:
+    kb = state.kb
+    refs = []
+    for pc in p.chains:
+        seg = kb.segment_by_id.get(pc.segment_id) if pc.segment_id else None
+        chain = kb.chain_by_id.get(pc.chain_id)
+        refs.append(
+            ParkChainRef(
+                chain_id=pc.chain_id,
+                segment_id=pc.segment_id,
+                chain_name=chain.name if chain else pc.chain_id,
+                segment_name=seg.name if seg else None,
+            )
+        )
+    return ParkPublic(
+        park_id=p.park_id,
+        name=p.name,
+        kind=p.kind,
+        kind_name=PARK_KINDS.get(p.kind, p.kind),
+        city=p.city,
+        county=p.county,
+        zone_id=p.zone_id,
+        chains=refs,
+        keywords=p.keywords,
+        source=p.source,
+        also_source=p.also_source,
+        devzone_code=p.devzone_code,
+        level=p.level,
+        zone_type=p.zone_type,
+        approved=p.approved,
+        area_ha=p.area_ha,
+        leading_industries=p.leading_industries,
+    )
+
+
+@router.get("/parks", response_model=ParksPublic, summary="园区、基地与集群")
+def list_parks(
+    db: SessionDep,
+    state: StateDep,
+    zone_id: Annotated[str | None, Query(max_length=40, description="区域编号，如 xiongan")] = None,
+    city: Annotated[str | None, Query(max_length=20, description="城市，如 石家庄")] = None,
+    chain_id: Annotated[str | None, Query(max_length=40, description="产业链编号")] = None,
+    q: Annotated[str | None, Query(max_length=50, description="名称或关键词包含的文字")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="每页条数，最多 1000")] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="偏移量")] = 0,
+) -> ParksPublic:
+    stmt = select(orm.Park)
+    if zone_id:
+        stmt = stmt.where(orm.Park.zone_id == zone_id)
+    if city:
+        stmt = stmt.where(orm.Park.city == city.removesuffix("市"))
+    if chain_id:
+        stmt = stmt.where(
+            orm.Park.park_id.in_(
+                select(orm.ParkChain.park_id).where(orm.ParkChain.chain_id == chain_id)
+            )
+        )
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(
+            or_(orm.Park.name.like(like), orm.Park.county.like(like), orm.Park.source.like(like))
+        )
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.scalars(
+        stmt.options(selectinload(orm.Park.chains))
+        .order_by(orm.Park.position)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return ParksPublic(data=[park_public(p, state) for p in rows], count=total)
+
+
+@router.get("/parks/{park_id}", response_model=ParkPublic, summary="一个园区")
+def get_park(park_id: str, db: SessionDep, state: StateDep) -> ParkPublic:
+    park = db.get(orm.Park, park_id, options=[selectinload(orm.Park.chains)])
+    if park is None:
+        raise NotFound(f"园区 '{park_id}' 不存在，请用 GET /v1/parks 查看可用的 park_id")
+    return park_public(park, state)

@@ -1,0 +1,83 @@
+"""`POST /v1/match`: rank parks, chains and zones for an enterprise, with reasons; every answer audited."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.deps import AppState, StateDep
+from api.errors import AppError
+from api.schemas import ErrorPublic, MatchRequest, MatchResponse
+from features.enterprise import EnterpriseProfile
+from store.orm import MatchRequest as MatchAudit
+
+log = logging.getLogger("investmatch")
+router = APIRouter(prefix="/v1", tags=["匹配"])
+
+
+class InvalidField(AppError):
+    status_code = 422
+    code = "invalid_input"
+
+
+def to_profile(req: MatchRequest, state: AppState) -> EnterpriseProfile:
+    """Check what the schema cannot (the code exists in GB/T 4754) and build the profile."""
+    if req.industry_code and state.kb.industry(req.industry_code) is None:
+        raise InvalidField(
+            f"industry_code（国民经济行业代码）“{req.industry_code}” 不是 GB/T 4754-2017 中的行业代码，"
+            "请填写如 C3612 的小类代码，或留空"
+        )
+    return EnterpriseProfile(
+        description=req.description,
+        name=req.name,
+        industry_code=req.industry_code,
+        products=tuple(req.products),
+        employees=req.employees,
+        annual_revenue_wan=req.annual_revenue_wan,
+        investment_wan=req.investment_wan,
+        rd_intensity=req.rd_intensity,
+        energy_tce=req.energy_tce,
+        land_mu=req.land_mu,
+        origin=req.origin,
+    )
+
+
+def run_match(req: MatchRequest, state: AppState, channel: str) -> dict[str, Any]:
+    """Score, answer and audit one request (the audit is best effort: matching needs no database)."""
+    profile = to_profile(req, state)
+    t0 = time.perf_counter()
+    matcher = state.holder.matcher
+    result = matcher.match(profile, top_k=req.top_k, request_id=uuid.uuid4().hex)
+    elapsed = (time.perf_counter() - t0) * 1000
+    try:
+        with state.sessions.begin() as session:
+            session.add(
+                MatchAudit(
+                    request_id=result["request_id"],
+                    model_version=matcher.version,
+                    request=req.model_dump(mode="json"),
+                    response=result,
+                    duration_ms=elapsed,
+                    channel=channel,
+                )
+            )
+    except SQLAlchemyError as exc:
+        log.warning(
+            "match %s answered but not audited: %s", result["request_id"], exc.__class__.__name__
+        )
+    return result
+
+
+@router.post(
+    "/match",
+    response_model=MatchResponse,
+    summary="为企业匹配园区、产业链和区域",
+    responses={422: {"model": ErrorPublic, "description": "输入有误，detail 指出字段和修改方法"}},
+)
+def match(req: MatchRequest, state: StateDep) -> dict[str, Any]:
+    return run_match(req, state, channel="api")

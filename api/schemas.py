@@ -1,0 +1,254 @@
+"""Request and response schemas of the HTTP API (the shapes of ../CONTRACT are kept field for field)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+
+class SegmentPublic(BaseModel):
+    segment_id: str = Field(
+        description="产业环节编号", examples=["high_end_equipment.intelligent_equipment"]
+    )
+    name: str = Field(description="产业环节名称（政策原文）", examples=["智能装备"])
+    keywords: list[str] = Field(default=[], description="政策在该环节下点名的技术和产品")
+    source: str = Field(description="政策原文依据")
+
+
+class ChainPublic(BaseModel):
+    chain_id: str = Field(description="产业链编号", examples=["high_end_equipment"])
+    name: str = Field(description="产业链名称，与政策标题一致", examples=["高端装备产业"])
+    group: str = Field(
+        description="产业链类别：strategic_emerging 战略性新兴 / traditional 优势传统 / "
+        "producer_services 现代生产性服务业"
+    )
+    group_name: str = Field(description="产业链类别中文名", examples=["战略性新兴产业链"])
+    direction: str = Field(description="主攻方向", examples=["以高端化、智能化、服务化为主攻方向"])
+    segments: list[SegmentPublic] = Field(description="政策列出的产业环节")
+    source: str = Field(description="政策原文依据")
+
+
+class ChainsPublic(BaseModel):
+    data: list[ChainPublic]
+    count: int = Field(description="产业链数量")
+
+
+class ZonePublic(BaseModel):
+    zone_id: str = Field(description="区域编号", examples=["xiongan"])
+    name: str = Field(description="区域名称", examples=["雄安新区高端高新产业发展核心区"])
+    kind: str = Field(description="core 一核 / demonstration 四区之一")
+    cities: list[str] = Field(description="所含城市")
+    positioning: str = Field(description="功能定位（政策原文）")
+    focus_terms: list[str] = Field(default=[], description="政策为该区域点名的重点产业")
+    source: str = Field(description="政策原文依据")
+
+
+class ZonesPublic(BaseModel):
+    data: list[ZonePublic]
+    count: int = Field(description="区域数量")
+
+
+class ParkChainRef(BaseModel):
+    chain_id: str = Field(description="产业链编号")
+    segment_id: str | None = Field(description="产业环节编号，未细分到环节时为 null")
+    chain_name: str = Field(description="产业链名称")
+    segment_name: str | None = Field(description="产业环节名称")
+
+
+class ParkPublic(BaseModel):
+    park_id: str = Field(description="园区编号（目录开发区为目录代码，如 G131055）")
+    name: str = Field(description="园区、基地或集群名称")
+    kind: str = Field(
+        description="类型：base 产业基地园区 / cluster 县域特色产业集群 / service_park 服务业集聚园区 / "
+        "demonstration 示范区 / devzone_national 国家级开发区 / devzone_provincial 省级开发区"
+    )
+    kind_name: str = Field(description="类型中文名")
+    city: str = Field(
+        description="所在地级市（不含“市”），或定州、辛集、雄安新区", examples=["石家庄"]
+    )
+    county: str | None = Field(description="所在县（市、区），未知为 null")
+    zone_id: str = Field(description="所属区域编号")
+    chains: list[ParkChainRef] = Field(description="服务的产业链与环节")
+    keywords: list[str] = Field(default=[], description="政策或目录点名的产品与产业")
+    source: str = Field(description="政策原文或开发区目录依据")
+    also_source: list[str] = Field(default=[], description="其他依据")
+    devzone_code: str | None = Field(default=None, description="对应的 2018 年开发区目录代码")
+    level: str | None = Field(default=None, description="批准级别：国务院 / 省政府")
+    zone_type: str | None = Field(default=None, description="开发区类型")
+    approved: str | None = Field(default=None, description="批准时间 YYYY.MM")
+    area_ha: float | None = Field(default=None, description="核准面积（公顷）")
+    leading_industries: list[str] = Field(default=[], description="目录主导产业")
+
+
+class ParksPublic(BaseModel):
+    data: list[ParkPublic]
+    count: int = Field(description="符合筛选条件的园区总数（与 limit 无关）")
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok 正常 / degraded 数据库不可用但仍可匹配")
+    model_version: str | None = Field(description="正在使用的模型版本")
+    database: str = Field(description="ok / unavailable")
+    kb_digest: str = Field(description="知识库版本摘要")
+
+
+class ErrorPublic(BaseModel):
+    detail: str = Field(description="中文错误说明，指出字段和修改方法")
+    code: str = Field(description="错误代码")
+
+
+ORIGIN_VALUES = ("北京", "天津", "河北", "其他省份", "境外")
+Origin = Literal["北京", "天津", "河北", "其他省份", "境外"]
+
+
+class MatchRequest(BaseModel):
+    """An enterprise's self-description; only `description` is required."""
+
+    model_config = ConfigDict(
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "description": "主要从事工业机器人减速器、伺服电机的研发与生产，产品用于汽车焊接生产线",
+                    "name": "某某智能装备有限公司",
+                    "industry_code": "C3491",
+                    "products": ["RV减速器", "伺服电机"],
+                    "employees": 320,
+                    "annual_revenue_wan": 45000,
+                    "investment_wan": 30000,
+                    "rd_intensity": 0.06,
+                    "energy_tce": 1800,
+                    "land_mu": 80,
+                    "origin": "北京",
+                    "top_k": 10,
+                }
+            ]
+        },
+    )
+
+    description: str = Field(
+        min_length=4,
+        max_length=4000,
+        description="主营业务、经营范围或主要产品的中文描述，4–4000 字",
+        examples=["主要从事工业机器人减速器、伺服电机的研发与生产"],
+    )
+    name: str | None = Field(default=None, max_length=200, description="企业名称（不影响排序）")
+    industry_code: str | None = Field(
+        default=None,
+        max_length=5,
+        pattern=r"^[A-Ta-t]?\d{2,4}$",
+        description="GB/T 4754-2017 国民经济行业代码，如 C3612 或 3612（可选）",
+        examples=["C3491"],
+    )
+    products: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    ] = Field(default=[], max_length=50, description="主要产品，每项不超过 100 字，最多 50 项")
+    employees: int | None = Field(default=None, ge=0, le=10_000_000, description="员工人数（人）")
+    annual_revenue_wan: float | None = Field(
+        default=None, ge=0, le=1e9, description="年营业收入（万元）"
+    )
+    investment_wan: float | None = Field(
+        default=None, ge=0, le=1e9, description="计划投资额（万元）"
+    )
+    rd_intensity: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="研发投入强度：研发费用占营业收入的比例，0–1（如 0.05 表示 5%）",
+    )
+    energy_tce: float | None = Field(
+        default=None, ge=0, le=1e8, description="年综合能耗（吨标准煤）"
+    )
+    land_mu: float | None = Field(default=None, ge=0, le=1e6, description="用地需求（亩）")
+    origin: Origin | None = Field(
+        default=None, description="企业来源地：北京 | 天津 | 河北 | 其他省份 | 境外"
+    )
+    top_k: int = Field(default=10, ge=1, le=50, description="返回园区数量，1–50")
+
+    @field_validator("industry_code")
+    @classmethod
+    def _upper(cls, v: str | None) -> str | None:
+        return v.upper() if v else None
+
+    @field_validator(
+        "rd_intensity", "annual_revenue_wan", "investment_wan", "energy_tce", "land_mu"
+    )
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("数值必须是有限的数字")
+        return v
+
+
+class SegmentRef(BaseModel):
+    segment_id: str = Field(description="产业环节编号")
+    name: str = Field(description="产业环节名称")
+
+
+class ChainMatch(BaseModel):
+    chain_id: str = Field(description="产业链编号")
+    name: str = Field(description="产业链名称")
+    group: str = Field(description="产业链类别")
+    segment: SegmentRef = Field(description="最契合的产业环节")
+    score: float = Field(description="契合度 0–1")
+    matched_terms: list[str] = Field(default=[], description="描述中命中的政策用语")
+    source: str = Field(description="该环节的政策原文")
+
+
+class ZoneMatch(BaseModel):
+    zone_id: str = Field(description="区域编号")
+    name: str = Field(description="区域名称")
+    score: float = Field(description="区域契合度")
+    positioning: str = Field(description="区域功能定位")
+    source: str = Field(description="政策原文依据")
+
+
+class ScoreBreakdown(BaseModel):
+    content: float = Field(description="内容契合分：业务与园区产业链、环节、特色产品的契合")
+    collaborative: float = Field(description="协同过滤分：相似企业的落户记录（LightFM）")
+    policy: float = Field(description="政策调整分：政策规则的加分或减分")
+
+
+class Reason(BaseModel):
+    kind: Literal["chain", "cluster", "zone", "policy", "similar"] = Field(
+        description="理由类别：chain 产业链 / cluster 集群或基地 / zone 区域定位 / policy 政策规则 / similar 相似企业"
+    )
+    text: str = Field(description="中文说明")
+    source: str | None = Field(description="所依据的政策原文，无则为 null")
+
+
+class ParkMatch(BaseModel):
+    park_id: str = Field(description="园区编号")
+    name: str = Field(description="园区名称")
+    kind: str = Field(description="园区类型")
+    city: str = Field(description="所在城市（不含“市”）")
+    county: str | None = Field(description="所在县（市、区）")
+    zone_id: str = Field(description="所属区域编号")
+    score: float = Field(description="综合得分 = 三项分之和")
+    score_breakdown: ScoreBreakdown
+    reasons: list[Reason] = Field(description="推荐理由，每条附政策原文")
+
+
+class MatchWarning(BaseModel):
+    code: str = Field(description="提示代码")
+    text: str = Field(description="中文说明")
+    source: str | None = Field(description="政策原文依据")
+
+
+class Excluded(BaseModel):
+    park_id: str = Field(description="被排除的园区编号")
+    name: str = Field(description="园区名称")
+    reason: str = Field(description="排除原因")
+    source: str = Field(description="政策原文依据")
+
+
+class MatchResponse(BaseModel):
+    request_id: str = Field(description="请求编号")
+    model_version: str = Field(description="作答的模型版本")
+    chains: list[ChainMatch] = Field(description="最契合的产业链，从高到低")
+    zones: list[ZoneMatch] = Field(description="区域排序，从高到低")
+    parks: list[ParkMatch] = Field(description="推荐园区，从高到低")
+    warnings: list[MatchWarning] = Field(description="政策提示（产能置换、环保等）")
+    excluded: list[Excluded] = Field(description="依政策排除的园区及原因")

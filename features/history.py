@@ -1,0 +1,206 @@
+"""Placement history (enterprises and their interactions with parks): validation of CSV or DataFrame input.
+
+The synthetic generator and a bureau's real CSV export go through the same `validate_history`, which
+either returns clean frames or raises `HistoryError` listing every bad row; nothing is half-imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+import pandas as pd
+
+from features.enterprise import ORIGINS
+
+INTERACTION_KINDS = ("viewed", "contacted", "visited", "signed", "settled", "declined")
+KIND_NAMES = {
+    "viewed": "浏览",
+    "contacted": "已接洽",
+    "visited": "已考察",
+    "signed": "已签约",
+    "settled": "已落地",
+    "declined": "已放弃",
+}
+# How much each stage says about fit, for training (declined says the opposite: weight 0).
+KIND_WEIGHTS = {
+    "viewed": 0.2,
+    "contacted": 0.5,
+    "visited": 1.0,
+    "signed": 2.0,
+    "settled": 3.0,
+    "declined": 0.0,
+}
+POSITIVE_KINDS = ("signed", "settled")
+
+ENTERPRISE_COLUMNS = (
+    "enterprise_id",
+    "name",
+    "description",
+    "industry_code",
+    "products",
+    "employees",
+    "annual_revenue_wan",
+    "investment_wan",
+    "rd_intensity",
+    "energy_tce",
+    "land_mu",
+    "origin",
+    "created_at",
+)
+INTERACTION_COLUMNS = ("enterprise_id", "park_id", "kind", "occurred_at")
+NUMERIC_LIMITS = {
+    "employees": (0, 10_000_000),
+    "annual_revenue_wan": (0, 1e9),
+    "investment_wan": (0, 1e9),
+    "rd_intensity": (0, 1),
+    "energy_tce": (0, 1e8),
+    "land_mu": (0, 1e6),
+}
+MAX_ERRORS = 50
+
+
+class HistoryError(ValueError):
+    """Bad rows in a history import; `errors` are Chinese, each naming file, row and column."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        shown = errors[:MAX_ERRORS]
+        more = f"\n……另有 {len(errors) - MAX_ERRORS} 处错误" if len(errors) > MAX_ERRORS else ""
+        super().__init__("导入失败，未写入任何数据：\n" + "\n".join(shown) + more)
+
+
+def read_csv(path: Path | str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise HistoryError([f"文件 {path} 不存在"]) from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise HistoryError([f"文件 {path} 无法读取（应为 UTF-8 编码的 CSV）：{exc}"]) from None
+
+
+def _blank(v: object) -> bool:
+    return v is None or (isinstance(v, float) and pd.isna(v)) or str(v).strip() == ""
+
+
+def validate_enterprises(
+    df: pd.DataFrame, industry_codes: Collection[str], label: str = "enterprises.csv"
+) -> tuple[pd.DataFrame, list[str]]:
+    errors: list[str] = []
+    missing = [c for c in ("enterprise_id", "description") if c not in df.columns]
+    if missing:
+        return df, [f"{label}: 缺少必需的列 {', '.join(missing)}"]
+    out = df.copy()
+    for c in ENTERPRISE_COLUMNS:
+        if c not in out.columns:
+            out[c] = None
+    seen: set[str] = set()
+    records = []
+    for i, row in enumerate(out.to_dict("records"), start=2):  # row 1 is the header
+        where = f"{label} 第 {i} 行"
+        eid = str(row["enterprise_id"]).strip() if not _blank(row["enterprise_id"]) else ""
+        if not eid:
+            errors.append(f"{where} enterprise_id 为空，请填写企业编号")
+        elif eid in seen:
+            errors.append(f"{where} enterprise_id “{eid}” 重复")
+        seen.add(eid)
+        desc = "" if _blank(row["description"]) else str(row["description"]).strip()
+        if len(desc) < 4:
+            errors.append(f"{where} description 至少需要 4 个字")
+        elif len(desc) > 4000:
+            errors.append(f"{where} description 最多 4000 个字")
+        code = None if _blank(row["industry_code"]) else str(row["industry_code"]).strip().upper()
+        if code is not None and code.lstrip("ABCDEFGHIJKLMNOPQRST") not in industry_codes:
+            errors.append(f"{where} industry_code “{code}” 不是 GB/T 4754-2017 行业代码")
+        rec: dict[str, object] = {"enterprise_id": eid, "description": desc, "industry_code": code}
+        rec["name"] = None if _blank(row["name"]) else str(row["name"]).strip()
+        rec["products"] = "" if _blank(row["products"]) else str(row["products"]).strip()
+        for col, (lo, hi) in NUMERIC_LIMITS.items():
+            v = row[col]
+            if _blank(v):
+                rec[col] = None
+                continue
+            try:
+                num = float(v)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                errors.append(f"{where} {col} “{v}” 应为数字")
+                continue
+            if not lo <= num <= hi:
+                errors.append(f"{where} {col} = {v} 超出范围 {lo}–{hi:g}")
+            rec[col] = int(num) if col == "employees" else num
+        origin = None if _blank(row["origin"]) else str(row["origin"]).strip()
+        if origin is not None and origin not in ORIGINS:
+            errors.append(f"{where} origin “{origin}” 应为 {' | '.join(ORIGINS)} 之一")
+        rec["origin"] = origin
+        created = row["created_at"]
+        if _blank(created):
+            rec["created_at"] = pd.NaT
+        else:
+            ts = pd.to_datetime(created, errors="coerce", utc=True)
+            if pd.isna(ts):
+                errors.append(f"{where} created_at “{created}” 不是日期（例如 2024-05-01）")
+            rec["created_at"] = ts
+        records.append(rec)
+    clean = pd.DataFrame(records, columns=list(ENTERPRISE_COLUMNS))
+    return clean, errors
+
+
+def validate_interactions(
+    df: pd.DataFrame,
+    enterprise_ids: Collection[str],
+    park_ids: Collection[str],
+    label: str = "interactions.csv",
+) -> tuple[pd.DataFrame, list[str]]:
+    errors: list[str] = []
+    missing = [c for c in INTERACTION_COLUMNS if c not in df.columns]
+    if missing:
+        return df, [f"{label}: 缺少必需的列 {', '.join(missing)}"]
+    records = []
+    has_key = "idempotency_key" in df.columns
+    for i, row in enumerate(df.to_dict("records"), start=2):
+        where = f"{label} 第 {i} 行"
+        eid, pid = str(row["enterprise_id"]).strip(), str(row["park_id"]).strip()
+        kind = str(row["kind"]).strip()
+        if eid not in enterprise_ids:
+            errors.append(f"{where} enterprise_id “{eid}” 在企业表中不存在")
+        if pid not in park_ids:
+            errors.append(f"{where} park_id “{pid}” 不是知识库中的园区")
+        if kind not in INTERACTION_KINDS:
+            errors.append(f"{where} kind “{kind}” 应为 {' | '.join(INTERACTION_KINDS)} 之一")
+        ts = pd.to_datetime(row["occurred_at"], errors="coerce", utc=True)
+        if pd.isna(ts):
+            errors.append(f"{where} occurred_at “{row['occurred_at']}” 不是日期（例如 2024-05-01）")
+        key = (
+            str(row["idempotency_key"]).strip()
+            if has_key and not _blank(row["idempotency_key"])
+            else None
+        )
+        records.append(
+            dict(enterprise_id=eid, park_id=pid, kind=kind, occurred_at=ts, idempotency_key=key)
+        )
+    clean = pd.DataFrame(
+        records, columns=["enterprise_id", "park_id", "kind", "occurred_at", "idempotency_key"]
+    )
+    return clean, errors
+
+
+def validate_history(
+    enterprises: pd.DataFrame,
+    interactions: pd.DataFrame,
+    industry_codes: Collection[str],
+    park_ids: Collection[str],
+    known_enterprise_ids: Collection[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Clean frames, or `HistoryError` with every problem found in either file."""
+    ent, errors = validate_enterprises(enterprises, industry_codes)
+    ids = (
+        set(ent["enterprise_id"]) | set(known_enterprise_ids)
+        if not errors
+        else set(str(x).strip() for x in enterprises.get("enterprise_id", []))
+        | set(known_enterprise_ids)
+    )
+    inter, more = validate_interactions(interactions, ids, set(park_ids))
+    errors += more
+    if errors:
+        raise HistoryError(errors)
+    return ent, inter

@@ -1,0 +1,190 @@
+"""The learned part: LightFM over enterprise (user) and park (item) features.
+
+Enterprises carry no identity feature when `use_user_features` is on, so a new enterprise is scored
+exactly like a training one: through its features. Scoring uses precomputed item representations
+and numpy rather than `LightFM.predict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from lightfm import LightFM
+from lightfm.data import Dataset
+from scipy import sparse
+from sklearn.utils.validation import check_is_fitted
+
+Features = Sequence[tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class PairContribution:
+    user_feature: str
+    item_feature: str
+    value: float
+
+
+class CollaborativeModel:
+    """LightFM wrapper keeping the `Dataset` id ↔ index mappings.
+
+    Parameters
+    ----------
+    no_components : int
+        Embedding size.
+    loss : str
+        LightFM loss ('warp' ranks the chosen park above sampled others).
+    epochs : int
+    learning_rate : float
+    item_alpha, user_alpha : float
+        L2 penalties on the feature embeddings.
+    use_user_features, use_item_features : bool
+        Off for the pure collaborative baseline (identity features only).
+    num_threads : int
+        1 makes training repeatable.
+    random_state : int
+    """
+
+    def __init__(
+        self,
+        no_components: int = 32,
+        loss: str = "warp",
+        epochs: int = 30,
+        learning_rate: float = 0.05,
+        item_alpha: float = 1e-6,
+        user_alpha: float = 1e-6,
+        use_user_features: bool = True,
+        use_item_features: bool = True,
+        num_threads: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.no_components = no_components
+        self.loss = loss
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.item_alpha = item_alpha
+        self.user_alpha = user_alpha
+        self.use_user_features = use_user_features
+        self.use_item_features = use_item_features
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    def fit(
+        self,
+        user_ids: Sequence[str],
+        user_features: Sequence[Features],
+        item_ids: Sequence[str],
+        item_features: Sequence[Features],
+        interactions: Sequence[tuple[str, str, float]],
+    ) -> CollaborativeModel:
+        """Train on (user_id, item_id, weight) triples; features are (name, weight) lists."""
+        ds = Dataset(user_identity_features=not self.use_user_features, item_identity_features=True)
+        ufeat = sorted({f for fs in user_features for f, _ in fs}) if self.use_user_features else []
+        ifeat = sorted({f for fs in item_features for f, _ in fs}) if self.use_item_features else []
+        ds.fit(users=user_ids, items=item_ids, user_features=ufeat, item_features=ifeat)
+        inter, weights = ds.build_interactions(interactions)
+        umat = ds.build_user_features(
+            zip(user_ids, [list(f) for f in user_features], strict=True)
+            if self.use_user_features
+            else ((u, []) for u in user_ids)
+        )
+        imat = ds.build_item_features(
+            zip(item_ids, [list(f) for f in item_features], strict=True)
+            if self.use_item_features
+            else ((i, []) for i in item_ids)
+        )
+        model = LightFM(
+            no_components=self.no_components,
+            loss=self.loss,
+            learning_rate=self.learning_rate,
+            item_alpha=self.item_alpha,
+            user_alpha=self.user_alpha,
+            random_state=self.random_state,
+        )
+        model.fit(
+            inter,
+            user_features=umat,
+            item_features=imat,
+            sample_weight=weights,
+            epochs=self.epochs,
+            num_threads=self.num_threads,
+        )
+        self.model_ = model
+        self.dataset_ = ds
+        self.item_ids_ = list(item_ids)
+        self.user_feature_map_ = ds.mapping()[1]
+        self.item_feature_map_ = ds.mapping()[3]
+        self.item_feature_names_ = {v: k for k, v in self.item_feature_map_.items()}
+        self.user_feature_names_ = {v: k for k, v in self.user_feature_map_.items()}
+        self.item_features_ = imat.tocsr()
+        self._precompute()
+        return self
+
+    def _precompute(self) -> None:
+        biases, reprs = self.model_.get_item_representations(self.item_features_)
+        self.item_biases_ = biases.astype(np.float32)
+        self.item_repr_ = reprs.astype(np.float32)
+
+    def user_vector(self, features: Features) -> sparse.csr_matrix:
+        """One user's feature row, normalised to sum 1 as `Dataset.build_user_features` does."""
+        check_is_fitted(self, "model_")
+        cols, vals = [], []
+        for name, w in features:
+            j = self.user_feature_map_.get(name)
+            if j is not None and w:
+                cols.append(j)
+                vals.append(w)
+        n = len(self.user_feature_map_)
+        row = sparse.csr_matrix((vals, ([0] * len(cols), cols)), shape=(1, n), dtype=np.float32)
+        total = row.sum()
+        return row / total if total else row
+
+    def score_users(self, features: Sequence[Features]) -> np.ndarray:
+        """(n_users, n_items) scores for users given by features (new users welcome)."""
+        check_is_fitted(self, "model_")
+        rows = sparse.vstack([self.user_vector(f) for f in features]).tocsr()
+        u = rows @ self.model_.user_embeddings
+        return (np.asarray(u) @ self.item_repr_.T + self.item_biases_[None, :]).astype(np.float32)
+
+    def score_known_users(self, user_ids: Sequence[str]) -> np.ndarray:
+        """Scores of training users by identity (the no-features baseline); unknown users get biases."""
+        check_is_fitted(self, "model_")
+        umap = self.dataset_.mapping()[0]
+        out = np.tile(self.item_biases_, (len(user_ids), 1))
+        emb = self.model_.user_embeddings
+        for r, uid in enumerate(user_ids):
+            if uid in umap:
+                out[r] += self.item_repr_ @ emb[umap[uid]]
+        return out
+
+    def explain(self, features: Features, item_index: int, k: int = 3) -> list[PairContribution]:
+        """The (user feature, item feature) pairs whose embedding products add most to a score.
+
+        A LightFM score is (Σ_i x_i e_i) · (Σ_j y_j f_j) + biases, so the pair (i, j) contributes
+        x_i y_j (e_i · f_j).
+        """
+        check_is_fitted(self, "model_")
+        u = self.user_vector(features)
+        item_row = self.item_features_[item_index]
+        ui, uw = u.indices, u.data
+        ij, iw = item_row.indices, item_row.data
+        if not len(ui) or not len(ij):
+            return []
+        e = self.model_.user_embeddings[ui]
+        f = self.model_.item_embeddings[ij]
+        contrib = (e @ f.T) * uw[:, None] * iw[None, :]
+        flat = np.argsort(-contrib, axis=None)[:k]
+        out = []
+        for idx in flat:
+            a, b = np.unravel_index(idx, contrib.shape)
+            if contrib[a, b] <= 0:
+                break
+            out.append(
+                PairContribution(
+                    self.user_feature_names_[int(ui[a])],
+                    self.item_feature_names_[int(ij[b])],
+                    float(contrib[a, b]),
+                )
+            )
+        return out

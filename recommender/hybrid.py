@@ -1,0 +1,385 @@
+"""The hybrid matcher: content fit + LightFM + policy rules, ranked and explained in Chinese.
+
+`Matcher.match` returns the `/v1/match` response body (see the contract) as plain dicts, so the API
+layer only validates and serialises it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from features.enterprise import EnterpriseProfile, numeric_features
+from features.kb import PARK_KINDS, KnowledgeBase, Park
+from features.text import SegmentTextFeaturizer
+from recommender.collab import CollaborativeModel, Features
+from recommender.content import ContentScorer, ContentSignals
+from recommender.rules import PolicyEngine, PolicyOutcome, enterprise_chains
+
+UNCLEAR_FIT = 0.15  # below this best segment fit the description names nothing of the policy
+SIMILAR_SHOWN = 0.6  # the learned part is explained when its normalised score is at least this
+
+BUCKET_NAMES = {
+    "scale": (
+        "规模",
+        {"micro": "微型", "small": "小型", "medium": "中型", "large": "大型", "xlarge": "特大型"},
+    ),
+    "rd": ("研发强度", {"none": "无", "low": "较低", "mid": "中等", "high": "高"}),
+    "energy": ("能耗", {"low": "低", "mid": "中等", "high": "高", "heavy": "很高"}),
+    "energy_intensity": ("单位产值能耗", {"low": "低", "mid": "中等", "high": "高"}),
+    "land": ("用地", {"small": "小", "medium": "中等", "large": "大", "xlarge": "很大"}),
+    "invest": ("投资规模", {"small": "小", "medium": "中等", "large": "大", "major": "重大"}),
+}
+
+
+@dataclass(frozen=True)
+class HybridWeights:
+    content: float = 1.0
+    collaborative: float = 0.5
+    policy: float = 1.0
+
+
+@dataclass
+class Scored:
+    """All park scores of one request, before ranking."""
+
+    signals: ContentSignals
+    policy: PolicyOutcome
+    content: np.ndarray
+    collaborative: np.ndarray
+    collab_raw: np.ndarray | None
+    final: np.ndarray
+    user_features: Features = field(default_factory=list)
+
+
+def user_features(
+    signals: ContentSignals, segment_ids: list[str], chain_ids: list[str], e: EnterpriseProfile
+) -> list[tuple[str, float]]:
+    """LightFM user features: the enterprise's best segments and chains (weighted by fit), its
+    GB/T division and bucketed numbers."""
+    feats: list[tuple[str, float]] = []
+    seg = signals.segment_scores
+    for j in np.argsort(-seg)[:5]:
+        if seg[j] >= 0.1:
+            feats.append((f"seg:{segment_ids[j]}", float(seg[j])))
+    ch = signals.chain_scores
+    for c in np.argsort(-ch)[:3]:
+        if ch[c] >= 0.1:
+            feats.append((f"chain:{chain_ids[c]}", float(ch[c])))
+    if e.industry_code:
+        digits = e.industry_code.strip().upper().lstrip("ABCDEFGHIJKLMNOPQRST")
+        if len(digits) >= 2:
+            feats.append((f"gbt:{digits[:2]}", 0.5))
+    feats.extend((name, 0.3) for name in numeric_features(e))
+    return feats
+
+
+def item_features(p: Park) -> list[tuple[str, float]]:
+    feats = [(f"zone:{p.zone_id}", 0.5), (f"city:{p.city}", 0.5), (f"kind:{p.kind}", 0.5)]
+    for ref in p.chains:
+        feats.append((f"chain:{ref.chain_id}", 1.0))
+        if ref.segment_id:
+            feats.append((f"seg:{ref.segment_id}", 1.0))
+    return list(dict.fromkeys(feats))
+
+
+def _squash(x: np.ndarray) -> np.ndarray:
+    """Per-request z-score through a logistic: the learned score as a 0–1 preference."""
+    sd = float(x.std())
+    if sd < 1e-9:
+        return np.full_like(x, 0.5, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-(x - x.mean()) / sd))
+
+
+class Matcher:
+    """Everything needed to answer `/v1/match`; built by training or loaded from a bundle."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        text: SegmentTextFeaturizer,
+        collab: CollaborativeModel | None,
+        weights: HybridWeights | None = None,
+        version: str = "untrained",
+    ) -> None:
+        self.kb = kb
+        self.text = text
+        self.collab = collab
+        self.weights = weights or HybridWeights()
+        self.version = version
+        self.content = ContentScorer(kb, text)
+        self.policy = PolicyEngine(kb)
+        self.segment_ids = list(text.segment_ids_)
+        self.chain_ids = [c.chain_id for c in kb.chains]
+        self.parks: tuple[Park, ...] = kb.parks
+        self._collab_cols = self._align_items()
+
+    def _align_items(self) -> np.ndarray | None:
+        """Column of each of our parks in the LightFM item matrix (−1 for a park it never saw)."""
+        if self.collab is None:
+            return None
+        pos = {pid: i for i, pid in enumerate(self.collab.item_ids_)}
+        return np.array([pos.get(p.park_id, -1) for p in self.parks])
+
+    def set_parks(self, parks: tuple[Park, ...]) -> None:
+        """Score against another catalogue (used by the benchmark's synthetic catalogues)."""
+        self.parks = parks
+        self.content.set_parks(parks)
+        self.policy.set_parks(parks)
+        self._collab_cols = self._align_items()
+
+    # -- scoring -------------------------------------------------------------------------------
+    def score(
+        self, e: EnterpriseProfile, *, use_collab: bool = True, use_policy: bool = True
+    ) -> Scored:
+        signals = self.content.score(e)
+        chains = enterprise_chains(self.kb, signals)
+        outcome = self.policy.evaluate(e, chains)
+        feats = user_features(signals, self.segment_ids, self.chain_ids, e)
+        n = len(self.parks)
+        collab = np.zeros(n)
+        raw = None
+        if use_collab and self.collab is not None and self._collab_cols is not None:
+            scores = self.collab.score_users([feats])[0]
+            cols = self._collab_cols
+            raw = np.where(cols >= 0, scores[np.maximum(cols, 0)], np.nan)
+            fill = np.nanmin(raw) if np.isfinite(raw).any() else 0.0
+            raw = np.where(np.isnan(raw), fill, raw)
+            collab = _squash(raw)
+        w = self.weights
+        content = w.content * signals.park_scores
+        collaborative = w.collaborative * collab
+        policy = w.policy * outcome.adjustment if use_policy else np.zeros(n)
+        final = content + collaborative + policy
+        if use_policy and outcome.excluded:
+            final = final.copy()
+            final[list(outcome.excluded)] = -np.inf
+        return Scored(signals, outcome, content, collaborative, raw, final, feats)
+
+    # -- the response --------------------------------------------------------------------------
+    def match(
+        self, e: EnterpriseProfile, top_k: int = 10, request_id: str | None = None
+    ) -> dict[str, Any]:
+        s = self.score(e)
+        order = [int(i) for i in np.argsort(-s.final, kind="stable") if np.isfinite(s.final[i])]
+        parks = [self._park_entry(e, s, i) for i in order[:top_k]]
+        return {
+            "request_id": request_id or uuid.uuid4().hex,
+            "model_version": self.version,
+            "chains": self._chains(s),
+            "zones": self._zones(s),
+            "parks": parks,
+            "warnings": self._warnings(e, s),
+            "excluded": [
+                {
+                    "park_id": self.parks[i].park_id,
+                    "name": self.parks[i].name,
+                    "reason": rule.text,
+                    "source": rule.source,
+                }
+                for i, rule in sorted(s.policy.excluded.items())
+            ],
+        }
+
+    def _chains(self, s: Scored) -> list[dict[str, Any]]:
+        out = []
+        sig = s.signals
+        for c in np.argsort(-sig.chain_scores)[:5]:
+            if sig.chain_scores[c] <= 0.05:
+                continue
+            chain = self.kb.chains[c]
+            idx = [
+                j
+                for j, sid in enumerate(self.segment_ids)
+                if self.kb.chain_of_segment[sid] == chain.chain_id
+            ]
+            best = max(idx, key=lambda j: sig.segment_scores[j])
+            seg = self.kb.segment_by_id[self.segment_ids[best]]
+            out.append(
+                {
+                    "chain_id": chain.chain_id,
+                    "name": chain.name,
+                    "group": chain.group,
+                    "segment": {"segment_id": seg.segment_id, "name": seg.name},
+                    "score": round(float(sig.chain_scores[c]), 4),
+                    "matched_terms": list(sig.text.terms[best][:6]),
+                    "source": seg.source,
+                }
+            )
+        return out
+
+    def _zones(self, s: Scored) -> list[dict[str, Any]]:
+        zone_ids = self.content.zone_ids
+        park_zone = self.content.park_zone
+        out = []
+        for zi, zid in enumerate(zone_ids):
+            vals = s.final[(park_zone == zi) & np.isfinite(s.final)]
+            top = float(np.mean(np.sort(vals)[-3:])) if len(vals) else 0.0
+            score = 0.5 * float(s.signals.zone_fit[zi]) + 0.5 * max(top, 0.0)
+            z = self.kb.zone_by_id[zid]
+            out.append(
+                {
+                    "zone_id": zid,
+                    "name": z.name,
+                    "score": round(score, 4),
+                    "positioning": z.positioning,
+                    "source": z.source,
+                }
+            )
+        out.sort(key=lambda d: -d["score"])
+        return out
+
+    def _warnings(self, e: EnterpriseProfile, s: Scored) -> list[dict[str, Any]]:
+        out = [
+            {"code": r.warning_code or r.rule_id, "text": r.text, "source": r.source}
+            for r in s.policy.warnings
+        ]
+        if float(s.signals.text.scores.max(initial=0.0)) < UNCLEAR_FIT:
+            out.append(
+                {
+                    "code": "description_unclear",
+                    "text": "描述中没有识别出政策所列产业链的产品或技术，排序仅供参考。请补充主要产品、工艺和应用领域。",
+                    "source": None,
+                }
+            )
+        if s.signals.code_conflict and e.industry_code:
+            ind = self.kb.industry(e.industry_code)
+            name = f"（{ind.name}）" if ind else ""
+            out.append(
+                {
+                    "code": "industry_code_mismatch",
+                    "text": f"行业代码 {e.industry_code}{name} 与主营业务描述指向的产业链不一致，请核对行业代码。",
+                    "source": None,
+                }
+            )
+        return out
+
+    def _park_entry(self, e: EnterpriseProfile, s: Scored, i: int) -> dict[str, Any]:
+        p = self.parks[i]
+        return {
+            "park_id": p.park_id,
+            "name": p.name,
+            "kind": p.kind,
+            "city": p.city,
+            "county": p.county,
+            "zone_id": p.zone_id,
+            "score": round(float(s.final[i]), 4),
+            "score_breakdown": {
+                "content": round(float(s.content[i]), 4),
+                "collaborative": round(float(s.collaborative[i]), 4),
+                "policy": round(float(s.policy.adjustment[i] * self.weights.policy), 4),
+            },
+            "reasons": self.reasons(e, s, i),
+        }
+
+    def reasons(self, e: EnterpriseProfile, s: Scored, i: int) -> list[dict[str, Any]]:
+        kb, p, sig = self.kb, self.parks[i], s.signals
+        out: list[dict[str, Any]] = []
+        j = int(sig.park_best_segment[i])
+        seg = kb.segment_by_id[self.segment_ids[j]]
+        chain = kb.chain_by_id[kb.chain_of_segment[seg.segment_id]]
+        terms = sig.text.terms[j][:5]
+        if sig.segment_scores[j] > 0.05:
+            said = f"，匹配词：{'、'.join(terms)}" if terms else ""
+            via_code = ""
+            if j in sig.code_segments and e.industry_code:
+                ind = kb.industry(e.industry_code)
+                via_code = f"；行业代码 {e.industry_code}{'（' + ind.name + '）' if ind else ''}也指向该环节"
+            out.append(
+                {
+                    "kind": "chain",
+                    "text": f"贵企业的业务属于「{chain.name}·{seg.name}」{said}{via_code}，该园区承载这一产业环节。",
+                    "source": seg.source,
+                }
+            )
+        if i in sig.park_keywords:
+            out.append(
+                {
+                    "kind": "cluster",
+                    "text": f"园区特色产品「{'、'.join(sig.park_keywords[i])}」与贵企业主营一致，可就近配套、共享产业集群。",
+                    "source": p.source,
+                }
+            )
+        if p.named_by_policy:
+            out.append(
+                {
+                    "kind": "cluster",
+                    "text": f"「{p.name}」是政策点名加快建设的{p.kind_name}。",
+                    "source": p.source,
+                }
+            )
+        else:
+            industries = "、".join(p.leading_industries)
+            out.append(
+                {
+                    "kind": "cluster",
+                    "text": f"「{p.name}」是{p.level or ''}批准的{p.zone_type or '开发区'}，主导产业：{industries}。",
+                    "source": p.source,
+                }
+            )
+        zone = kb.zone_by_id[p.zone_id]
+        zi = self.content.zone_ids.index(p.zone_id)
+        if sig.zone_fit[zi] > 0.05:
+            out.append(
+                {
+                    "kind": "zone",
+                    "text": f"园区位于{zone.name}，区域定位明确支持贵企业所属产业。",
+                    "source": zone.source,
+                }
+            )
+        else:
+            out.append({"kind": "zone", "text": f"园区位于{zone.name}。", "source": zone.source})
+        for rule in s.policy.applied.get(i, []):
+            out.append({"kind": "policy", "text": rule.text, "source": rule.source})
+        if self.collab is not None and s.collab_raw is not None:
+            norm = (
+                s.collaborative[i] / self.weights.collaborative if self.weights.collaborative else 0
+            )
+            if (
+                norm >= SIMILAR_SHOWN
+                and self._collab_cols is not None
+                and self._collab_cols[i] >= 0
+            ):
+                pairs = self.collab.explain(s.user_features, int(self._collab_cols[i]))
+                if pairs:
+                    said = "；".join(
+                        f"{self.describe_feature(a.user_feature)} ↔ {self.describe_feature(a.item_feature)}"
+                        for a in pairs
+                    )
+                    out.append(
+                        {
+                            "kind": "similar",
+                            "text": f"与贵企业特征相近的企业多在此落户或签约（主要依据：{said}）。",
+                            "source": None,
+                        }
+                    )
+        return out
+
+    def describe_feature(self, name: str) -> str:
+        """A LightFM feature name in words a bureau officer reads."""
+        kind, _, value = name.partition(":")
+        kb = self.kb
+        if kind == "seg" and value in kb.segment_by_id:
+            return f"环节「{kb.segment_by_id[value].name}」"
+        if kind == "chain" and value in kb.chain_by_id:
+            return f"产业链「{kb.chain_by_id[value].name}」"
+        if kind == "zone" and value in kb.zone_by_id:
+            return kb.zone_by_id[value].name
+        if kind == "city":
+            return f"城市「{value}」"
+        if kind == "origin":
+            return "来源地未知" if value == "unknown" else f"来自{value}"
+        if kind == "gbt":
+            ind = kb.industries.get(value)
+            return f"行业「{ind.name}」" if ind else f"行业 {value}"
+        if kind == "kind":
+            return PARK_KINDS.get(value, value)
+        if kind in BUCKET_NAMES:
+            label, values = BUCKET_NAMES[kind]
+            return f"{label}{values.get(value, '未知')}"
+        if name in kb.park_by_id:
+            return f"园区「{kb.park_by_id[name].name}」"
+        return name

@@ -1,0 +1,158 @@
+"""Training: enterprises and interactions (DataFrames) → a fitted `Matcher`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.enterprise import EnterpriseProfile
+from features.history import KIND_WEIGHTS
+from features.kb import KnowledgeBase
+from features.text import SegmentTextFeaturizer
+from recommender.collab import CollaborativeModel
+from recommender.content import ContentScorer
+from recommender.hybrid import HybridWeights, Matcher, item_features, user_features
+from recommender.metrics import cold_start_split, ranking_metrics, relevance
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    no_components: int = 32
+    epochs: int = 30
+    learning_rate: float = 0.05
+    loss: str = "warp"
+    num_threads: int = 1
+    random_state: int = 0
+    weights: HybridWeights = field(default_factory=HybridWeights)
+
+
+def _num(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
+
+
+def profiles(enterprises: pd.DataFrame) -> list[EnterpriseProfile]:
+    out = []
+    for r in enterprises.to_dict("records"):
+        products = r.get("products") or ""
+        if isinstance(products, str):
+            products = [p for p in products.replace(";", "；").split("；") if p.strip()]
+        employees = _num(r.get("employees"))
+        out.append(
+            EnterpriseProfile(
+                description=str(r["description"]),
+                name=_num(r.get("name")),
+                industry_code=_num(r.get("industry_code")),
+                products=tuple(products),
+                employees=int(employees) if employees is not None else None,
+                annual_revenue_wan=_num(r.get("annual_revenue_wan")),
+                investment_wan=_num(r.get("investment_wan")),
+                rd_intensity=_num(r.get("rd_intensity")),
+                energy_tce=_num(r.get("energy_tce")),
+                land_mu=_num(r.get("land_mu")),
+                origin=_num(r.get("origin")),
+            )
+        )
+    return out
+
+
+def enterprise_features(
+    content: ContentScorer, chain_ids: list[str], profs: Sequence[EnterpriseProfile]
+) -> list[list[tuple[str, float]]]:
+    return [user_features(content.score(p), content.segment_ids, chain_ids, p) for p in profs]
+
+
+def interaction_triples(interactions: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """(enterprise_id, park_id, weight): the strongest stage reached per pair; declines dropped."""
+    df = interactions.assign(weight=interactions["kind"].map(KIND_WEIGHTS).fillna(0.0))
+    df = df[df["weight"] > 0]
+    best = df.groupby(["enterprise_id", "park_id"], sort=True)["weight"].max().reset_index()
+    return list(best.itertuples(index=False, name=None))
+
+
+def data_hash(enterprises: pd.DataFrame, interactions: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    h.update(
+        pd.util.hash_pandas_object(
+            enterprises[["enterprise_id", "description"]], index=False
+        ).values.tobytes()
+    )
+    h.update(
+        pd.util.hash_pandas_object(
+            interactions[["enterprise_id", "park_id", "kind"]], index=False
+        ).values.tobytes()
+    )
+    return h.hexdigest()[:16]
+
+
+def fit_text(kb: KnowledgeBase) -> SegmentTextFeaturizer:
+    return SegmentTextFeaturizer().fit(kb)
+
+
+def train_matcher(
+    kb: KnowledgeBase,
+    enterprises: pd.DataFrame,
+    interactions: pd.DataFrame,
+    params: TrainParams | None = None,
+    *,
+    text: SegmentTextFeaturizer | None = None,
+    user_feats: list[list[tuple[str, float]]] | None = None,
+    use_user_features: bool = True,
+    version: str = "dev",
+) -> Matcher:
+    """Fit the text featuriser (unless given) and LightFM, and return the hybrid matcher."""
+    params = params or TrainParams()
+    text = text or fit_text(kb)
+    content = ContentScorer(kb, text)
+    chain_ids = [c.chain_id for c in kb.chains]
+    ids = [str(x) for x in enterprises["enterprise_id"]]
+    if user_feats is None:
+        user_feats = enterprise_features(content, chain_ids, profiles(enterprises))
+    known = set(ids)
+    triples = [t for t in interaction_triples(interactions) if t[0] in known]
+    collab = CollaborativeModel(
+        no_components=params.no_components,
+        loss=params.loss,
+        epochs=params.epochs,
+        learning_rate=params.learning_rate,
+        use_user_features=use_user_features,
+        num_threads=params.num_threads,
+        random_state=params.random_state,
+    ).fit(
+        ids,
+        user_feats,
+        [p.park_id for p in kb.parks],
+        [item_features(p) for p in kb.parks],
+        triples,
+    )
+    return Matcher(kb, text, collab, params.weights, version=version)
+
+
+def score_matrix(
+    matcher: Matcher, profs: Sequence[EnterpriseProfile], *, use_policy: bool = True
+) -> np.ndarray:
+    """(n_enterprises, n_parks) final scores; excluded parks rank last."""
+    out = np.vstack([matcher.score(p, use_policy=use_policy).final for p in profs])
+    return np.where(np.isfinite(out), out, -1e9)
+
+
+def train_with_holdout(
+    kb: KnowledgeBase,
+    enterprises: pd.DataFrame,
+    interactions: pd.DataFrame,
+    params: TrainParams | None = None,
+    *,
+    holdout_share: float = 0.1,
+    seed: int = 0,
+    version: str = "dev",
+) -> tuple[Matcher, dict[str, float]]:
+    """Train on all but a held-out share of enterprises and score the model on those (cold start)."""
+    split = cold_start_split(enterprises, interactions, holdout_share, seed)
+    matcher = train_matcher(kb, split.train_ents, split.train_inter, params, version=version)
+    rel = relevance(split.test_ents, split.test_inter, [p.park_id for p in kb.parks])
+    metrics = ranking_metrics(score_matrix(matcher, profiles(split.test_ents)), rel)
+    return matcher, metrics

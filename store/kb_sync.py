@@ -1,0 +1,138 @@
+"""Write the knowledge base into the database: idempotent (a second run changes nothing) and atomic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from features.kb import KnowledgeBase
+from store import orm
+
+
+@dataclass
+class SyncReport:
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> int:
+        return sum(self.inserted.values()) + sum(self.updated.values()) + sum(self.deleted.values())
+
+
+def _desired(kb: KnowledgeBase) -> list[tuple[Table, list[dict[str, Any]]]]:
+    """The rows each KB table should hold, parents before children."""
+    zones = [
+        dict(
+            zone_id=z.zone_id,
+            name=z.name,
+            kind=z.kind,
+            positioning=z.positioning,
+            focus_terms=list(z.focus_terms),
+            source=z.source,
+            position=i,
+        )
+        for i, z in enumerate(kb.zones)
+    ]
+    cities = [
+        dict(name=c, zone_id=z.zone_id, position=i)
+        for i, (z, c) in enumerate((z, c) for z in kb.zones for c in z.cities)
+    ]
+    chains = [
+        dict(
+            chain_id=c.chain_id,
+            name=c.name,
+            group=c.group,
+            direction=c.direction,
+            keywords=list(c.keywords),
+            source=c.source,
+            position=i,
+        )
+        for i, c in enumerate(kb.chains)
+    ]
+    segments = [
+        dict(
+            segment_id=s.segment_id,
+            chain_id=c.chain_id,
+            name=s.name,
+            keywords=list(s.keywords),
+            source=s.source,
+            position=i,
+        )
+        for c in kb.chains
+        for i, s in enumerate(c.segments)
+    ]
+    parks = [
+        dict(
+            park_id=p.park_id,
+            name=p.name,
+            kind=p.kind,
+            city=p.city,
+            county=p.county,
+            zone_id=p.zone_id,
+            devzone_code=p.devzone_code,
+            keywords=list(p.keywords),
+            source=p.source,
+            also_source=list(p.also_source),
+            level=p.level,
+            zone_type=p.zone_type,
+            approved=p.approved,
+            area_ha=p.area_ha,
+            leading_industries=list(p.leading_industries),
+            lon=p.lon,
+            lat=p.lat,
+            position=i,
+        )
+        for i, p in enumerate(kb.parks)
+    ]
+    park_chains = [
+        dict(park_id=p.park_id, position=i, chain_id=r.chain_id, segment_id=r.segment_id)
+        for p in kb.parks
+        for i, r in enumerate(p.chains)
+    ]
+    return [
+        (orm.Zone.__table__, zones),
+        (orm.City.__table__, cities),
+        (orm.Chain.__table__, chains),
+        (orm.Segment.__table__, segments),
+        (orm.Park.__table__, parks),
+        (orm.ParkChain.__table__, park_chains),
+    ]
+
+
+def _key(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c.name] for c in table.primary_key.columns)
+
+
+def sync_kb(factory: sessionmaker[Session], kb: KnowledgeBase) -> SyncReport:
+    """Make the KB tables equal to `kb` in one transaction; on any error nothing is written."""
+    report = SyncReport()
+    plan = _desired(kb)
+    with factory.begin() as session:
+        existing: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        for table, _ in plan:
+            rows = session.execute(select(table)).mappings().all()
+            existing[table.name] = {_key(table, dict(r)): dict(r) for r in rows}
+        # Children first when deleting, parents first when writing.
+        for table, rows in reversed(plan):
+            wanted = {_key(table, r) for r in rows}
+            gone = [k for k in existing[table.name] if k not in wanted]
+            for k in gone:
+                cond = [c == v for c, v in zip(table.primary_key.columns, k, strict=True)]
+                session.execute(delete(table).where(*cond))
+            report.deleted[table.name] = len(gone)
+        for table, rows in plan:
+            have = existing[table.name]
+            new = [r for r in rows if _key(table, r) not in have]
+            changed = [r for r in rows if _key(table, r) in have and have[_key(table, r)] != r]
+            if new:
+                session.execute(insert(table), new)
+            for r in changed:
+                cond = [c == r[c.name] for c in table.primary_key.columns]
+                session.execute(update(table).where(*cond).values(**r))
+            report.inserted[table.name] = len(new)
+            report.updated[table.name] = len(changed)
+    return report

@@ -1,0 +1,160 @@
+"""SQLAlchemy 2 ORM tables: the knowledge base, enterprises, interactions, the match audit and models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Explicit constraint names so that migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Zone(Base):
+    __tablename__ = "zones"
+    zone_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    positioning: Mapped[str] = mapped_column(Text)
+    focus_terms: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)
+    cities: Mapped[list[City]] = relationship(back_populates="zone", order_by="City.position")
+
+
+class City(Base):
+    __tablename__ = "cities"
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    zone_id: Mapped[str] = mapped_column(ForeignKey("zones.zone_id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    zone: Mapped[Zone] = relationship(back_populates="cities")
+
+
+class Chain(Base):
+    __tablename__ = "chains"
+    chain_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    group: Mapped[str] = mapped_column(String(30))
+    direction: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)
+    segments: Mapped[list[Segment]] = relationship(
+        back_populates="chain", order_by="Segment.position"
+    )
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+    segment_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    chain_id: Mapped[str] = mapped_column(ForeignKey("chains.chain_id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)
+    chain: Mapped[Chain] = relationship(back_populates="segments")
+
+
+class Park(Base):
+    __tablename__ = "parks"
+    park_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    city: Mapped[str] = mapped_column(ForeignKey("cities.name"), index=True)
+    county: Mapped[str | None] = mapped_column(String(40))
+    zone_id: Mapped[str] = mapped_column(ForeignKey("zones.zone_id"), index=True)
+    devzone_code: Mapped[str | None] = mapped_column(String(20))
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str] = mapped_column(Text)
+    also_source: Mapped[list[Any]] = mapped_column(default=list)
+    level: Mapped[str | None] = mapped_column(String(20))
+    zone_type: Mapped[str | None] = mapped_column(String(40))
+    approved: Mapped[str | None] = mapped_column(String(10))
+    area_ha: Mapped[float | None] = mapped_column(Float)
+    leading_industries: Mapped[list[Any]] = mapped_column(default=list)
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    position: Mapped[int] = mapped_column(Integer)
+    chains: Mapped[list[ParkChain]] = relationship(
+        order_by="ParkChain.position", cascade="all, delete-orphan"
+    )
+
+
+class ParkChain(Base):
+    __tablename__ = "park_chains"
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.park_id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[str] = mapped_column(ForeignKey("chains.chain_id"), index=True)
+    segment_id: Mapped[str | None] = mapped_column(ForeignKey("segments.segment_id"))
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprises"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    industry_code: Mapped[str | None] = mapped_column(String(8))
+    products: Mapped[list[Any]] = mapped_column(default=list)
+    employees: Mapped[int | None] = mapped_column(Integer)
+    annual_revenue_wan: Mapped[float | None] = mapped_column(Float)
+    investment_wan: Mapped[float | None] = mapped_column(Float)
+    rd_intensity: Mapped[float | None] = mapped_column(Float)
+    energy_tce: Mapped[float | None] = mapped_column(Float)
+    land_mu: Mapped[float | None] = mapped_column(Float)
+    origin: Mapped[str | None] = mapped_column(String(10))
+    record_source: Mapped[str] = mapped_column(String(20), default="api")
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.park_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    record_source: Mapped[str] = mapped_column(String(20), default="api")
+    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class MatchRequest(Base):
+    __tablename__ = "match_requests"
+    request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    model_version: Mapped[str | None] = mapped_column(String(60))
+    request: Mapped[dict[str, Any]] = mapped_column()
+    response: Mapped[dict[str, Any]] = mapped_column()
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    channel: Mapped[str] = mapped_column(String(20), default="api")
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    version: Mapped[str] = mapped_column(String(60), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="candidate")
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    data_hash: Mapped[str | None] = mapped_column(String(64))
+    kb_digest: Mapped[str | None] = mapped_column(String(64))
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,126 @@
+"""Shared fixtures: the real KB, databases (SQLite always, PostgreSQL when TEST_DATABASE_URL is set),
+a small trained model, and the service on real HTTP over loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from api.cli import ensure_history, train_and_register
+from api.settings import Settings
+from features.kb import KnowledgeBase, load_kb
+from store.db import get_sessionmaker, migrate
+from store.kb_sync import sync_kb
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_kb()
+
+
+def _postgres_schema_url(base: str) -> Iterator[str]:
+    """A throw-away schema in the test database, so runs never see each other's tables."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+DB_PARAMS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(params=DB_PARAMS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated database: SQLite, and PostgreSQL too when TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        migrate(url)
+        yield url
+    else:
+        gen = _postgres_schema_url(os.environ["TEST_DATABASE_URL"])
+        url = next(gen)
+        migrate(url)
+        yield url
+        next(gen, None)
+
+
+@pytest.fixture(scope="session")
+def trained_settings(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase) -> Settings:
+    """A SQLite database with the KB, a 3,000-enterprise synthetic history and a trained model."""
+    var = tmp_path_factory.mktemp("var")
+    settings = Settings(
+        database_url=f"sqlite:///{var / 'app.db'}",
+        var_dir=var,
+        history_enterprises=3000,
+        train_epochs=15,
+        train_threads=1,
+        admin_token="test-admin-token",
+    )
+    migrate(settings.database_url)
+    sync_kb(get_sessionmaker(settings.database_url), kb)
+    ensure_history(settings, kb)
+    train_and_register(settings, kb)
+    return settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, settings: Settings) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("service did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(trained_settings: Settings) -> Iterator[LiveServer]:
+    with LiveServer(trained_settings) as server:
+        yield server
+
+
+@pytest.fixture
+def http(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        yield client

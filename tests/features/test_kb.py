@@ -1,0 +1,155 @@
+"""The knowledge base is pinned to the policy text: counts, names, sources and references."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from features.kb import DATA_DIR, KBError, KnowledgeBase, load_kb
+
+POLICY = (DATA_DIR / "reference" / "hebei-industrial-upgrading-guidance.txt").read_text(encoding="utf-8")
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def test_load_kb_has_one_core_and_four_zones(kb: KnowledgeBase) -> None:
+    assert [z.kind for z in kb.zones].count("core") == 1
+    assert [z.kind for z in kb.zones].count("demonstration") == 4
+    xiongan = kb.zone_by_id["xiongan"]
+    assert "严格限制承接和布局一般性制造业" in xiongan.positioning + xiongan.source
+    assert set(kb.zone_by_id["shibaolang"].cities) >= {"石家庄", "保定", "廊坊"}
+    assert set(kb.zone_by_id["zhangcheng"].cities) == {"张家口", "承德"}
+    assert set(kb.zone_by_id["qintangcang"].cities) == {"秦皇岛", "唐山", "沧州"}
+    assert set(kb.zone_by_id["xinghenghan"].cities) == {"邢台", "衡水", "邯郸"}
+
+
+def test_load_kb_has_sixteen_chains_in_three_groups(kb: KnowledgeBase) -> None:
+    groups = [c.group for c in kb.chains]
+    assert len(kb.chains) == 16
+    assert (groups.count("strategic_emerging"), groups.count("traditional"), groups.count("producer_services")) == (7, 4, 5)
+
+
+def test_chain_names_are_the_policy_headings(kb: KnowledgeBase) -> None:
+    # Each chain is headed "N. 名称。" in the policy.
+    headings = set(re.findall(r"\d\.\s*([^。\s]{2,12})。", POLICY))
+    for chain in kb.chains:
+        assert chain.name in headings, chain.name
+    assert {"高端装备产业", "钢铁工业", "现代物流"} <= {c.name for c in kb.chains}
+
+
+def test_high_end_equipment_segments_as_the_policy_lists_them(kb: KnowledgeBase) -> None:
+    names = [s.name for s in kb.chain_by_id["high_end_equipment"].segments]
+    assert names == ["智能装备", "节能与新能源汽车和智能网联汽车", "先进轨道交通装备", "先进通用航空装备", "先进工程与专用装备"]
+
+
+def test_every_source_is_a_sentence_of_the_policy(kb: KnowledgeBase) -> None:
+    text = _squash(POLICY)
+    records = [*kb.zones, *kb.chains, *(s for c in kb.chains for s in c.segments), *kb.rules,
+               *(p for p in kb.parks if p.named_by_policy)]
+    for r in records:
+        for source in (r.source, *r.also_source):
+            if source.startswith("中国开发区审核公告目录"):
+                continue
+            for part in source.split("……"):
+                assert _squash(part) in text, f"{r!r:.80}: {part[:40]}"
+
+
+def test_every_cluster_of_the_duojiqun_paragraph_is_present(kb: KnowledgeBase) -> None:
+    para = re.search(r"支持(清河羊绒.*?)等有影响力的县域特色产业集群", POLICY)
+    assert para is not None
+    names = para.group(1).split("、")
+    assert len(names) == 10
+    clusters = [p for p in kb.parks if p.kind == "cluster"]
+    for name in names:
+        assert any(name in p.source or name in p.also_source for p in clusters), name
+    for place, product in [("清河", "羊绒"), ("白沟", "箱包"), ("安平", "丝网"), ("辛集", "皮革"),
+                           ("宁晋", "电线电缆"), ("永年", "标准件"), ("昌黎", "葡萄酒"), ("定州", "体育用品")]:
+        assert any(place in p.name and product in p.name for p in clusters), place + product
+    for county in ("平乡县", "广宗县", "曲周县", "孟村回族自治县", "盐山县"):
+        assert any(p.county == county for p in clusters), county
+
+
+def test_every_park_city_lies_in_its_zone(kb: KnowledgeBase) -> None:
+    for p in kb.parks:
+        assert p.city in kb.zone_by_id[p.zone_id].cities, p.park_id
+        if p.county and p.city not in ("定州", "辛集", "雄安新区"):
+            assert kb.counties.get(p.county) == p.city, (p.park_id, p.county)
+
+
+def test_catalogue_zones_are_all_present_once(kb: KnowledgeBase) -> None:
+    catalogue = [p for p in kb.parks if not p.named_by_policy]
+    linked = [p for p in kb.parks if p.devzone_code]
+    assert len(catalogue) + len(linked) == 153
+    assert len({p.devzone_code for p in linked}) == len(linked)
+    assert all(p.chains or not p.leading_industries or True for p in catalogue)
+    # Catalogue zones whose 主导产业 name a chain carry it.
+    sjz = kb.park_by_id.get("G131055") or next(p for p in kb.parks if p.devzone_code == "G131055")
+    assert {"biomedicine", "high_end_equipment", "food"} <= {r.chain_id for r in sjz.chains}
+
+
+def test_industry_code_maps_to_chain_by_longest_prefix(kb: KnowledgeBase) -> None:
+    assert "biomedicine" in {r.chain_id for r in kb.chains_for_code("C2710")}
+    assert "steel" in {r.chain_id for r in kb.chains_for_code("3120")}
+    assert kb.industry("C3612") is not None and kb.industry("C9999") is None
+
+
+# -- the validator ------------------------------------------------------------------------------
+@pytest.fixture
+def kb_copy(tmp_path: Path) -> Path:
+    shutil.copytree(DATA_DIR, tmp_path / "data")
+    return tmp_path / "data"
+
+
+def _edit(path: Path, fn) -> None:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    fn(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def test_load_kb_rejects_dangling_segment_reference(kb_copy: Path) -> None:
+    def broken(parks: list[dict]) -> None:  # type: ignore[type-arg]
+        parks[0]["chains"][0]["segment_id"] = "high_end_equipment.no_such_segment"
+
+    _edit(kb_copy / "kb" / "parks.yaml", broken)
+    with pytest.raises(KBError) as err:
+        load_kb(kb_copy)
+    assert err.value.file == "parks.yaml"
+    assert "segment_id" in (err.value.field or "")
+    assert "no_such_segment" in str(err.value)
+
+
+def test_load_kb_rejects_park_city_outside_zone(kb_copy: Path) -> None:
+    def broken(parks: list[dict]) -> None:  # type: ignore[type-arg]
+        parks[0]["city"] = "张家口" if parks[0]["zone_id"] != "zhangcheng" else "石家庄"
+
+    _edit(kb_copy / "kb" / "parks.yaml", broken)
+    with pytest.raises(KBError, match="zone_id"):
+        load_kb(kb_copy)
+
+
+def test_load_kb_rejects_duplicate_id(kb_copy: Path) -> None:
+    _edit(kb_copy / "kb" / "chains.yaml", lambda chains: chains.append(dict(chains[0])))
+    with pytest.raises(KBError, match="重复"):
+        load_kb(kb_copy)
+
+
+def test_load_kb_rejects_missing_source(kb_copy: Path) -> None:
+    def broken(rules: list[dict]) -> None:  # type: ignore[type-arg]
+        del rules[0]["source"]
+
+    _edit(kb_copy / "kb" / "rules.yaml", broken)
+    with pytest.raises(KBError) as err:
+        load_kb(kb_copy)
+    assert (err.value.file, err.value.field) == ("rules.yaml", "source")
+
+
+def test_load_kb_rejects_unmapped_catalogue_industry(kb_copy: Path) -> None:
+    _edit(kb_copy / "kb" / "industry_terms.yaml", lambda terms: terms.pop("装备制造"))
+    with pytest.raises(KBError, match="装备制造"):
+        load_kb(kb_copy)
