@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from api.deps import AppState, StateDep
 from api.errors import install_error_handlers
+from api.middleware import BodySizeLimit
 from api.models_service import MatcherHolder, load_serving_matcher
 from api.routes import kb as kb_routes
 from api.routes import match as match_routes
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(kb_routes.router)
     app.include_router(match_routes.router)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import jieba
 import numpy as np
 from scipy import sparse
+from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
@@ -95,7 +96,7 @@ class TextMatch:
         return [(segment_ids[i], float(self.scores[i])) for i in order if self.scores[i] > 0]
 
 
-class SegmentTextFeaturizer:
+class SegmentTextFeaturizer(BaseEstimator):
     """Fit on a KB; `transform(texts)` gives the (n_texts, n_segments) fit matrix.
 
     Parameters

@@ -14,6 +14,7 @@ import numpy as np
 from lightfm import LightFM
 from lightfm.data import Dataset
 from scipy import sparse
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 Features = Sequence[tuple[str, float]]
@@ -26,7 +27,7 @@ class PairContribution:
     value: float
 
 
-class CollaborativeModel:
+class CollaborativeModel(BaseEstimator):
     """LightFM wrapper keeping the `Dataset` id ↔ index mappings.
 
     Parameters
@@ -84,15 +85,16 @@ class CollaborativeModel:
         ifeat = sorted({f for fs in item_features for f, _ in fs}) if self.use_item_features else []
         ds.fit(users=user_ids, items=item_ids, user_features=ufeat, item_features=ifeat)
         inter, weights = ds.build_interactions(interactions)
+        # Dataset takes {feature: weight} per entity and normalises each row to sum 1.
         umat = ds.build_user_features(
-            zip(user_ids, [list(f) for f in user_features], strict=True)
+            zip(user_ids, [dict(f) for f in user_features], strict=True)
             if self.use_user_features
-            else ((u, []) for u in user_ids)
+            else ((u, {}) for u in user_ids)
         )
         imat = ds.build_item_features(
-            zip(item_ids, [list(f) for f in item_features], strict=True)
+            zip(item_ids, [dict(f) for f in item_features], strict=True)
             if self.use_item_features
-            else ((i, []) for i in item_ids)
+            else ((i, {}) for i in item_ids)
         )
         model = LightFM(
             no_components=self.no_components,

@@ -288,10 +288,15 @@ class Matcher:
             if j in sig.code_segments and e.industry_code:
                 ind = kb.industry(e.industry_code)
                 via_code = f"；行业代码 {e.industry_code}{'（' + ind.name + '）' if ind else ''}也指向该环节"
+            serves = (
+                "该园区承载这一产业环节"
+                if self.content.park_segment[i, j] >= 1.0
+                else f"该园区的主导产业包含「{chain.name}」"
+            )
             out.append(
                 {
                     "kind": "chain",
-                    "text": f"贵企业的业务属于「{chain.name}·{seg.name}」{said}{via_code}，该园区承载这一产业环节。",
+                    "text": f"贵企业的业务属于「{chain.name}·{seg.name}」{said}{via_code}，{serves}。",
                     "source": seg.source,
                 }
             )

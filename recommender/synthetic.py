@@ -102,7 +102,7 @@ class GeneratorParams:
     beta_policy: float = 1.0  # multiplier on the KB rules' bonus and penalty weights
     p_code: float = 0.6  # the enterprise states a GB/T 4754 code
     p_distractor: float = 0.25  # a term from another segment enters the text
-    p_gbt_name: float = 0.4  # a real GB/T class name enters the text
+    p_gbt_name: float = 0.5  # a product term is a GB/T class name rather than the policy's word
     p_vague: float = 0.05  # the description names nothing useful
     p_settle: float = 0.85  # a chosen park becomes 'settled' (else 'signed')
     extra_contacts: tuple[int, int] = (1, 4)  # other parks an enterprise looks at
@@ -171,22 +171,27 @@ def _describe(
     rng: np.random.Generator,
     kb: KnowledgeBase,
     segment_id: str,
-    code: str | None,
+    codes: list[str],
     params: GeneratorParams,
     all_terms: list[str],
 ) -> str:
+    """A business description: 1–4 product terms, each the policy's word or, as real registrations
+    mostly read, a GB/T 4754 class name of the segment; sometimes an unrelated term or nothing useful."""
     if rng.random() < params.p_vague:
         return str(rng.choice(VAGUE))
     seg = kb.segment_by_id[segment_id]
     chain = kb.chain_by_id[kb.chain_of_segment[segment_id]]
     pool = list(seg.keywords) + list(seg.synonyms) or list(chain.keywords) or [seg.name]
-    k = int(rng.integers(1, min(4, len(pool)) + 1))
-    terms = [str(t) for t in rng.choice(pool, size=k, replace=False)]
-    if code and rng.random() < params.p_gbt_name:
-        name = kb.industries[code].name
-        terms.append(name.removesuffix("制造").removesuffix("业") if len(name) > 3 else name)
+    terms: list[str] = []
+    for _ in range(int(rng.integers(1, 5))):
+        if codes and rng.random() < params.p_gbt_name:
+            name = kb.industries[str(rng.choice(codes))].name
+            terms.append(name.removesuffix("制造").removesuffix("服务") if len(name) > 4 else name)
+        else:
+            terms.append(str(rng.choice(pool)))
     if rng.random() < params.p_distractor:
         terms.append(str(rng.choice(all_terms)))
+    terms = list(dict.fromkeys(terms))
     rng.shuffle(terms)
     opener, verb, tail = rng.choice(OPENERS), rng.choice(VERBS), str(rng.choice(TAILS))
     return f"{opener}{'、'.join(terms)}{verb}，{tail.format(app=rng.choice(APPS))}".rstrip("，")
@@ -268,7 +273,7 @@ def generate_history(
         code = str(rng.choice(codes)) if codes and rng.random() < params.p_code else None
         origin = str(rng.choice(ORIGINS, p=ORIGIN_SHARES))
         nums = _numbers(rng, chain.group, chain.chain_id)
-        desc = _describe(rng, kb, seg.segment_id, code, params, all_terms)
+        desc = _describe(rng, kb, seg.segment_id, codes, params, all_terms)
         created = start + timedelta(days=int(days[n]))
         eid = f"S{n + 1:06d}"
         profile = EnterpriseProfile(description=desc, origin=origin, industry_code=code, **nums)  # type: ignore[arg-type]

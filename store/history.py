@@ -32,6 +32,15 @@ def _clean(v: object) -> object:
     return v
 
 
+def _external_ids(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(orm.Enterprise.external_id, orm.Enterprise.id).where(
+            orm.Enterprise.external_id.is_not(None)
+        )
+    )
+    return {str(ext): int(pk) for ext, pk in rows}
+
+
 def import_history(
     factory: sessionmaker[Session],
     enterprises: pd.DataFrame,
@@ -40,15 +49,7 @@ def import_history(
 ) -> tuple[int, int]:
     """Insert validated frames (see features.history) in one transaction; return the row counts."""
     with factory.begin() as session:
-        known = dict(
-            session.execute(
-                select(orm.Enterprise.external_id, orm.Enterprise.id).where(
-                    orm.Enterprise.external_id.is_not(None)
-                )
-            )
-            .tuples()
-            .all()
-        )
+        known = _external_ids(session)
         rows = []
         for r in enterprises.to_dict("records"):
             if r["enterprise_id"] in known:
@@ -67,15 +68,7 @@ def import_history(
             rows.append(row)
         if rows:
             session.execute(insert(orm.Enterprise), rows)
-        ids = dict(
-            session.execute(
-                select(orm.Enterprise.external_id, orm.Enterprise.id).where(
-                    orm.Enterprise.external_id.is_not(None)
-                )
-            )
-            .tuples()
-            .all()
-        )
+        ids = _external_ids(session)
         irows = [
             dict(
                 enterprise_id=ids[r["enterprise_id"]],

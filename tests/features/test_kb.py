@@ -11,7 +11,9 @@ import yaml
 
 from features.kb import DATA_DIR, KBError, KnowledgeBase, load_kb
 
-POLICY = (DATA_DIR / "reference" / "hebei-industrial-upgrading-guidance.txt").read_text(encoding="utf-8")
+POLICY = (DATA_DIR / "reference" / "hebei-industrial-upgrading-guidance.txt").read_text(
+    encoding="utf-8"
+)
 
 
 def _squash(s: str) -> str:
@@ -32,7 +34,11 @@ def test_load_kb_has_one_core_and_four_zones(kb: KnowledgeBase) -> None:
 def test_load_kb_has_sixteen_chains_in_three_groups(kb: KnowledgeBase) -> None:
     groups = [c.group for c in kb.chains]
     assert len(kb.chains) == 16
-    assert (groups.count("strategic_emerging"), groups.count("traditional"), groups.count("producer_services")) == (7, 4, 5)
+    assert (
+        groups.count("strategic_emerging"),
+        groups.count("traditional"),
+        groups.count("producer_services"),
+    ) == (7, 4, 5)
 
 
 def test_chain_names_are_the_policy_headings(kb: KnowledgeBase) -> None:
@@ -45,13 +51,24 @@ def test_chain_names_are_the_policy_headings(kb: KnowledgeBase) -> None:
 
 def test_high_end_equipment_segments_as_the_policy_lists_them(kb: KnowledgeBase) -> None:
     names = [s.name for s in kb.chain_by_id["high_end_equipment"].segments]
-    assert names == ["智能装备", "节能与新能源汽车和智能网联汽车", "先进轨道交通装备", "先进通用航空装备", "先进工程与专用装备"]
+    assert names == [
+        "智能装备",
+        "节能与新能源汽车和智能网联汽车",
+        "先进轨道交通装备",
+        "先进通用航空装备",
+        "先进工程与专用装备",
+    ]
 
 
 def test_every_source_is_a_sentence_of_the_policy(kb: KnowledgeBase) -> None:
     text = _squash(POLICY)
-    records = [*kb.zones, *kb.chains, *(s for c in kb.chains for s in c.segments), *kb.rules,
-               *(p for p in kb.parks if p.named_by_policy)]
+    records = [
+        *kb.zones,
+        *kb.chains,
+        *(s for c in kb.chains for s in c.segments),
+        *kb.rules,
+        *(p for p in kb.parks if p.named_by_policy),
+    ]
     for r in records:
         for source in (r.source, *r.also_source):
             if source.startswith("中国开发区审核公告目录"):
@@ -68,8 +85,16 @@ def test_every_cluster_of_the_duojiqun_paragraph_is_present(kb: KnowledgeBase) -
     clusters = [p for p in kb.parks if p.kind == "cluster"]
     for name in names:
         assert any(name in p.source or name in p.also_source for p in clusters), name
-    for place, product in [("清河", "羊绒"), ("白沟", "箱包"), ("安平", "丝网"), ("辛集", "皮革"),
-                           ("宁晋", "电线电缆"), ("永年", "标准件"), ("昌黎", "葡萄酒"), ("定州", "体育用品")]:
+    for place, product in [
+        ("清河", "羊绒"),
+        ("白沟", "箱包"),
+        ("安平", "丝网"),
+        ("辛集", "皮革"),
+        ("宁晋", "电线电缆"),
+        ("永年", "标准件"),
+        ("昌黎", "葡萄酒"),
+        ("定州", "体育用品"),
+    ]:
         assert any(place in p.name and product in p.name for p in clusters), place + product
     for county in ("平乡县", "广宗县", "曲周县", "孟村回族自治县", "盐山县"):
         assert any(p.county == county for p in clusters), county
