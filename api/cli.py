@@ -10,13 +10,13 @@ import sys
 import time
 
 from api.settings import Settings, get_settings
-from features.history import validate_history
+from features.history import HistoryError, read_csv, validate_history
 from features.kb import KBError, KnowledgeBase, load_kb
 from recommender.bundle import new_version, save_bundle
 from recommender.synthetic import GeneratorParams, generate_history
 from recommender.train import TrainParams, data_hash, train_with_holdout
 from store.db import get_sessionmaker, migrate
-from store.history import count_enterprises, import_history, read_history
+from store.history import count_enterprises, existing_external_ids, import_history, read_history
 from store.kb_sync import sync_kb
 from store.registry import active_version, register
 
@@ -118,6 +118,27 @@ def cmd_setup(settings: Settings) -> int:
     return 0
 
 
+def cmd_import_history(settings: Settings, enterprises: str, interactions: str) -> int:
+    """Import a bureau's history (two UTF-8 CSV files); any bad row rejects both files."""
+    kb = load_kb(settings.data_dir)
+    migrate(settings.database_url)
+    factory = get_sessionmaker(settings.database_url)
+    try:
+        ents, inter = validate_history(
+            read_csv(enterprises),
+            read_csv(interactions),
+            kb.industries,
+            [p.park_id for p in kb.parks],
+            known_enterprise_ids=existing_external_ids(factory),
+        )
+    except HistoryError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    n_e, n_i = import_history(factory, ents, inter, record_source="import")
+    print(f"已导入 {n_e} 家企业、{n_i} 条互动记录")
+    return 0
+
+
 def cmd_train(settings: Settings) -> int:
     kb = load_kb(settings.data_dir)
     print(train_and_register(settings, kb))
@@ -148,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = get_settings()
+    if args.cmd == "import-history":
+        return cmd_import_history(settings, args.enterprises, args.interactions)
     handlers = {"setup": cmd_setup, "serve": cmd_serve, "load-kb": cmd_load_kb, "train": cmd_train}
     return handlers[args.cmd](settings)
 

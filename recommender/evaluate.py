@@ -218,11 +218,8 @@ def evaluate_split(
 
     # Hybrid: weights chosen on validation enterprises carved out of the training split.
     val = cold_start_split(split.train_ents, split.train_inter, cfg.validation_share, cfg.seed + 1)
-    val_idx = [
-        i
-        for i, e in enumerate(split.train_ents["enterprise_id"])
-        if e in set(val.train_ents["enterprise_id"])
-    ]
+    inner_ids = set(val.train_ents["enterprise_id"])
+    val_idx = [i for i, e in enumerate(split.train_ents["enterprise_id"]) if e in inner_ids]
     t0 = time.perf_counter()
     inner = train_matcher(
         kb,

@@ -85,6 +85,11 @@ def import_history(
     return len(rows), len(irows)
 
 
+def existing_external_ids(factory: sessionmaker[Session]) -> set[str]:
+    with factory() as session:
+        return set(_external_ids(session))
+
+
 def count_enterprises(factory: sessionmaker[Session]) -> int:
     with factory() as session:
         return int(session.scalar(select(func.count()).select_from(orm.Enterprise)) or 0)
