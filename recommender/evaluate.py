@@ -141,8 +141,8 @@ class EvalConfig:
     validation_share: float = 0.15
     seed: int = 7
     epochs: int = 30
-    collab_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
-    policy_grid: tuple[float, ...] = (0.5, 1.0)
+    collab_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
+    policy_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
 
 
 def _content_arrays(
@@ -231,11 +231,18 @@ def evaluate_split(
     )
     val_prof = profiles(val.test_ents)
     val_rel = relevance(val.test_ents, val.test_inter, park_ids)
+    # Score each validation enterprise once with unit weights; each grid point only reweights.
+    inner.weights = HybridWeights(content=1.0, collaborative=1.0, policy=1.0)
+    parts = [inner.score(p) for p in val_prof]
+    content_m = np.vstack([s.content for s in parts])
+    collab_m = np.vstack([s.collaborative for s in parts])
+    policy_m = np.vstack([s.policy.adjustment for s in parts])
+    excluded = ~np.isfinite(np.vstack([s.final for s in parts]))
     grid = []
     for wc in cfg.collab_grid:
         for wp in cfg.policy_grid:
-            inner.weights = HybridWeights(content=1.0, collaborative=wc, policy=wp)
-            m = ranking_metrics(score_matrix(inner, val_prof), val_rel)
+            final = np.where(excluded, -1e9, content_m + wc * collab_m + wp * policy_m)
+            m = ranking_metrics(final, val_rel)
             grid.append({"collaborative": wc, "policy": wp, "ndcg@10": m["ndcg@10"]})
     best = max(grid, key=lambda g: g["ndcg@10"])
     weights = HybridWeights(content=1.0, collaborative=best["collaborative"], policy=best["policy"])
