@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from api.auth import admin_token_hash
 from api.deps import AppState, StateDep
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
@@ -38,7 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions = get_sessionmaker(settings.database_url)
         matcher = load_serving_matcher(kb, sessions)
         app.state.app = AppState(
-            settings=settings, kb=kb, sessions=sessions, holder=MatcherHolder(matcher)
+            settings=settings,
+            kb=kb,
+            sessions=sessions,
+            holder=MatcherHolder(matcher),
+            admin_hash=admin_token_hash(settings),
         )
         log.info("knowledge base %s: %d parks; model %s", kb.digest, len(kb.parks), matcher.version)
         yield

@@ -9,6 +9,7 @@ import secrets
 import sys
 import time
 
+from api.auth import create_token
 from api.settings import Settings, get_settings
 from features.history import HistoryError, read_csv, validate_history
 from features.kb import KBError, KnowledgeBase, load_kb
@@ -169,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = get_settings()
+    if args.cmd == "create-token":
+        migrate(settings.database_url)
+        print(create_token(get_sessionmaker(settings.database_url), args.name, args.role))
+        return 0
     if args.cmd == "import-history":
         return cmd_import_history(settings, args.enterprises, args.interactions)
     handlers = {"setup": cmd_setup, "serve": cmd_serve, "load-kb": cmd_load_kb, "train": cmd_train}

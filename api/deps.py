@@ -22,6 +22,7 @@ class AppState:
     kb: KnowledgeBase
     sessions: sessionmaker[Session]
     holder: MatcherHolder
+    admin_hash: str | None = None
 
 
 def get_state(request: Request) -> AppState:

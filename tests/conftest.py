@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
+from api.auth import create_token
 from api.cli import ensure_history, train_and_register
 from api.settings import Settings
 from features.kb import KnowledgeBase, load_kb
@@ -25,6 +26,7 @@ from store.db import get_sessionmaker, migrate
 from store.kb_sync import sync_kb
 
 ROOT = Path(__file__).resolve().parents[1]
+ADMIN_TOKEN = "test-admin-token"
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +77,7 @@ def trained_settings(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase
         history_enterprises=3000,
         train_epochs=15,
         train_threads=1,
-        admin_token="test-admin-token",
+        admin_token=ADMIN_TOKEN,
     )
     migrate(settings.database_url)
     sync_kb(get_sessionmaker(settings.database_url), kb)
@@ -123,4 +125,25 @@ def live_server(trained_settings: Settings) -> Iterator[LiveServer]:
 @pytest.fixture
 def http(live_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def bureau_token(trained_settings: Settings) -> str:
+    return create_token(get_sessionmaker(trained_settings.database_url), "测试招商局", "bureau")
+
+
+@pytest.fixture
+def bureau(live_server: LiveServer, bureau_token: str) -> Iterator[httpx.Client]:
+    """A client holding a bureau token."""
+    headers = {"Authorization": f"Bearer {bureau_token}"}
+    with httpx.Client(base_url=live_server.url, timeout=60, headers=headers) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """A client holding the admin token."""
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with httpx.Client(base_url=live_server.url, timeout=60, headers=headers) as client:
         yield client
