@@ -16,6 +16,7 @@ from api.middleware import BodySizeLimit
 from api.models_service import MatcherHolder, load_serving_matcher
 from api.routes import kb as kb_routes
 from api.routes import match as match_routes
+from api.routes import models as model_routes
 from api.routes import pages
 from api.schemas import Health
 from api.settings import Settings, get_settings
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(kb_routes.router)
     app.include_router(match_routes.router)
+    app.include_router(model_routes.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
 

@@ -10,16 +10,16 @@ import sys
 import time
 
 from api.auth import create_token
+from api.models_service import load_serving_matcher
 from api.settings import Settings, get_settings
+from api.training import TrainOutcome, train_new_version
 from features.history import HistoryError, read_csv, validate_history
 from features.kb import KBError, KnowledgeBase, load_kb
-from recommender.bundle import new_version, save_bundle
 from recommender.synthetic import GeneratorParams, generate_history
-from recommender.train import TrainParams, data_hash, train_with_holdout
 from store.db import get_sessionmaker, migrate
-from store.history import count_enterprises, existing_external_ids, import_history, read_history
+from store.history import count_enterprises, existing_external_ids, import_history
 from store.kb_sync import sync_kb
-from store.registry import active_version, register
+from store.registry import active_version
 
 log = logging.getLogger("investmatch")
 
@@ -73,34 +73,20 @@ def ensure_history(settings: Settings, kb: KnowledgeBase) -> None:
     )
 
 
-def train_and_register(settings: Settings, kb: KnowledgeBase, *, activate: bool = True) -> str:
-    """Train on the database's history, evaluate on held-out enterprises, save and register."""
-    factory = get_sessionmaker(settings.database_url)
-    ents, inter = read_history(factory)
-    t0 = time.perf_counter()
-    params = TrainParams(epochs=settings.train_epochs, num_threads=settings.train_threads)
-    matcher, metrics = train_with_holdout(kb, ents, inter, params, version=new_version())
-    metrics = {k: round(v, 4) for k, v in metrics.items()}
-    metrics["train_seconds"] = round(time.perf_counter() - t0, 1)
-    dh = data_hash(ents, inter)
-    path = save_bundle(matcher, settings.model_dir, data_hash=dh, metrics=metrics)
-    with factory.begin() as session:
-        register(
-            session,
-            matcher.version,
-            str(path),
-            metrics=metrics,
-            data_hash=dh,
-            kb_digest=kb.digest,
-            activate=activate,
-        )
-    log.info(
-        "model %s trained in %.1fs: ndcg@10 %.3f",
-        matcher.version,
-        metrics["train_seconds"],
-        metrics["ndcg@10"],
+def train_and_register(
+    settings: Settings, kb: KnowledgeBase, *, force: bool = False
+) -> TrainOutcome:
+    """Train on the database's history; activate unless worse than the serving version."""
+    sessions = get_sessionmaker(settings.database_url)
+    current = load_serving_matcher(kb, sessions)
+    return train_new_version(
+        settings,
+        kb,
+        sessions,
+        current if current.collab is not None else None,
+        force=force,
+        progress=lambda stage, share: log.info("training: %s %.0f%%", stage, share * 100),
     )
-    return matcher.version
 
 
 def cmd_setup(settings: Settings) -> int:
@@ -140,9 +126,11 @@ def cmd_import_history(settings: Settings, enterprises: str, interactions: str) 
     return 0
 
 
-def cmd_train(settings: Settings) -> int:
+def cmd_train(settings: Settings, force: bool) -> int:
     kb = load_kb(settings.data_dir)
-    print(train_and_register(settings, kb))
+    out = train_and_register(settings, kb, force=force)
+    state = "已启用" if out.switched else "未优于当前版本，仅登记为候选"
+    print(f"{out.version}：NDCG@10 {out.metrics['ndcg@10']:.4f}，{state}")
     return 0
 
 
@@ -176,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "import-history":
         return cmd_import_history(settings, args.enterprises, args.interactions)
-    handlers = {"setup": cmd_setup, "serve": cmd_serve, "load-kb": cmd_load_kb, "train": cmd_train}
+    if args.cmd == "train":
+        return cmd_train(settings, args.force)
+    handlers = {"setup": cmd_setup, "serve": cmd_serve, "load-kb": cmd_load_kb}
     return handlers[args.cmd](settings)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.errors import ServiceUnavailable
 from api.models_service import MatcherHolder
 from api.settings import Settings
+from api.training import Trainer
 from features.kb import KnowledgeBase
 
 
@@ -23,6 +24,10 @@ class AppState:
     sessions: sessionmaker[Session]
     holder: MatcherHolder
     admin_hash: str | None = None
+    trainer: Trainer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.trainer = Trainer(self.settings, self.kb, self.sessions, self.holder)
 
 
 def get_state(request: Request) -> AppState:

@@ -7,7 +7,7 @@ and numpy rather than `LightFM.predict`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,8 +78,12 @@ class CollaborativeModel(BaseEstimator):
         item_ids: Sequence[str],
         item_features: Sequence[Features],
         interactions: Sequence[tuple[str, str, float]],
+        progress: Callable[[float], None] | None = None,
     ) -> CollaborativeModel:
-        """Train on (user_id, item_id, weight) triples; features are (name, weight) lists."""
+        """Train on (user_id, item_id, weight) triples; features are (name, weight) lists.
+
+        `progress`, if given, is called with the share of epochs done after each epoch.
+        """
         ds = Dataset(user_identity_features=not self.use_user_features, item_identity_features=True)
         ufeat = sorted({f for fs in user_features for f, _ in fs}) if self.use_user_features else []
         ifeat = sorted({f for fs in item_features for f, _ in fs}) if self.use_item_features else []
@@ -104,14 +108,19 @@ class CollaborativeModel(BaseEstimator):
             user_alpha=self.user_alpha,
             random_state=self.random_state,
         )
-        model.fit(
-            inter,
+        kwargs = dict(
             user_features=umat,
             item_features=imat,
             sample_weight=weights,
-            epochs=self.epochs,
             num_threads=self.num_threads,
         )
+        model.fit(inter, epochs=1, **kwargs)
+        for epoch in range(1, self.epochs):
+            if progress:
+                progress(epoch / self.epochs)
+            model.fit_partial(inter, epochs=1, **kwargs)
+        if progress:
+            progress(1.0)
         self.model_ = model
         self.dataset_ = ds
         self.item_ids_ = list(item_ids)

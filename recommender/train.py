@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from features.text import SegmentTextFeaturizer
 from recommender.collab import CollaborativeModel
 from recommender.content import ContentScorer
 from recommender.hybrid import HybridWeights, Matcher, item_features, user_features
-from recommender.metrics import cold_start_split, ranking_metrics, relevance
+from recommender.metrics import Split, ranking_metrics, relevance
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,7 @@ def train_matcher(
     user_feats: list[list[tuple[str, float]]] | None = None,
     use_user_features: bool = True,
     version: str = "dev",
+    progress: Callable[[float], None] | None = None,
 ) -> Matcher:
     """Fit the text featuriser (unless given) and LightFM, and return the hybrid matcher."""
     params = params or TrainParams()
@@ -128,6 +129,7 @@ def train_matcher(
         [p.park_id for p in kb.parks],
         [item_features(p) for p in kb.parks],
         triples,
+        progress=progress,
     )
     return Matcher(kb, text, collab, params.weights, version=version)
 
@@ -140,6 +142,36 @@ def score_matrix(
     return np.where(np.isfinite(out), out, -1e9)
 
 
+def holdout_mask(enterprise_ids: pd.Series, share: float = 0.1) -> np.ndarray:
+    """Held-out enterprises by a stable hash of their id, so that every retraining holds out the
+    same enterprises and a model is never compared on enterprises it was trained on."""
+    buckets = enterprise_ids.astype(str).map(
+        lambda e: int(hashlib.sha1(e.encode()).hexdigest()[:8], 16) % 1000
+    )
+    return (buckets < int(share * 1000)).to_numpy()
+
+
+def holdout_split(
+    enterprises: pd.DataFrame, interactions: pd.DataFrame, share: float = 0.1
+) -> Split:
+    mask = holdout_mask(enterprises["enterprise_id"], share)
+    test_ids = set(enterprises.loc[mask, "enterprise_id"])
+    mask_i = interactions["enterprise_id"].isin(test_ids).to_numpy()
+    return Split(
+        "holdout",
+        enterprises[~mask],
+        interactions[~mask_i],
+        enterprises[mask],
+        interactions[mask_i],
+    )
+
+
+def evaluate_on(matcher: Matcher, split: Split) -> dict[str, float]:
+    """Cold-start metrics of `matcher` on the split's held-out enterprises."""
+    rel = relevance(split.test_ents, split.test_inter, [p.park_id for p in matcher.parks])
+    return ranking_metrics(score_matrix(matcher, profiles(split.test_ents)), rel)
+
+
 def train_with_holdout(
     kb: KnowledgeBase,
     enterprises: pd.DataFrame,
@@ -147,12 +179,12 @@ def train_with_holdout(
     params: TrainParams | None = None,
     *,
     holdout_share: float = 0.1,
-    seed: int = 0,
     version: str = "dev",
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[Matcher, dict[str, float]]:
-    """Train on all but a held-out share of enterprises and score the model on those (cold start)."""
-    split = cold_start_split(enterprises, interactions, holdout_share, seed)
-    matcher = train_matcher(kb, split.train_ents, split.train_inter, params, version=version)
-    rel = relevance(split.test_ents, split.test_inter, [p.park_id for p in kb.parks])
-    metrics = ranking_metrics(score_matrix(matcher, profiles(split.test_ents)), rel)
-    return matcher, metrics
+    """Train on all but the held-out enterprises (see `holdout_mask`) and score the model on those."""
+    split = holdout_split(enterprises, interactions, holdout_share)
+    matcher = train_matcher(
+        kb, split.train_ents, split.train_inter, params, version=version, progress=progress
+    )
+    return matcher, evaluate_on(matcher, split)

@@ -51,3 +51,31 @@ def active_version(session: Session) -> ModelVersion | None:
         .where(ModelVersion.status == "active")
         .order_by(ModelVersion.created_at.desc())
     ).first()
+
+
+def list_versions(session: Session) -> list[ModelVersion]:
+    return list(
+        session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc())).all()
+    )
+
+
+def activate(session: Session, version: str, *, pin: bool | None = None) -> ModelVersion | None:
+    """Make `version` the active one (others retire); `pin` True pins it, False unpins all."""
+    mv = session.get(ModelVersion, version)
+    if mv is None:
+        return None
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.status == "active", ModelVersion.version != version)
+        .values(status="retired")
+    )
+    if pin is not None:
+        session.execute(update(ModelVersion).values(pinned=False))
+    mv.status = "active"
+    if pin:
+        mv.pinned = True
+    return mv
+
+
+def unpin_all(session: Session) -> None:
+    session.execute(update(ModelVersion).values(pinned=False))

@@ -1,0 +1,157 @@
+"""The model registry over HTTP: list versions (bureau), train, activate, pin and unpin (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.auth import AdminDep, BureauDep
+from api.deps import DB_DOWN, StateDep
+from api.errors import AppError, NotFound, ServiceUnavailable
+from api.models_service import load_serving_matcher
+from recommender.bundle import BundleError, load_bundle
+from store.orm import ModelVersion
+from store.registry import activate, list_versions, unpin_all
+
+router = APIRouter(prefix="/v1/models", tags=["模型"])
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class ModelVersionPublic(BaseModel):
+    version: str = Field(description="版本号")
+    created_at: datetime = Field(description="训练时间")
+    status: str = Field(description="active 使用中 / candidate 候选 / retired 已退役")
+    pinned: bool = Field(description="是否被管理员固定")
+    serving: bool = Field(description="服务当前是否由此版本作答")
+    metrics: dict[str, Any] = Field(
+        description="在留出企业上的评估指标（ndcg@10 等）及当时在用版本的指标"
+    )
+
+
+class ModelVersionsPublic(BaseModel):
+    data: list[ModelVersionPublic]
+    count: int
+
+
+class TrainRequest(BaseModel):
+    force: bool = Field(default=False, description="为 true 时无论评估结果如何都启用新版本")
+
+
+class TrainingJobPublic(BaseModel):
+    job_id: str = Field(description="训练任务编号")
+    status: str = Field(
+        description="running 进行中 / succeeded 已启用 / rejected 未优于当前版本 / failed 失败"
+    )
+    stage: str = Field(description="当前阶段")
+    progress: float = Field(description="进度 0–1")
+    started_at: str
+    finished_at: str | None
+    version: str | None = Field(description="新版本号")
+    metrics: dict[str, Any] | None = Field(description="新版本在留出企业上的指标")
+    baseline_metrics: dict[str, Any] | None = Field(description="当前版本在同一批企业上的指标")
+    switched: bool = Field(description="服务是否已切换到新版本")
+    message: str | None = Field(description="中文说明")
+
+
+@router.get("", response_model=ModelVersionsPublic, summary="模型版本及其评估指标")
+def get_models(state: StateDep, _: BureauDep) -> ModelVersionsPublic:
+    serving = state.holder.matcher.version
+    try:
+        with state.sessions() as s:
+            rows = list_versions(s)
+    except SQLAlchemyError as exc:
+        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
+    data = [
+        ModelVersionPublic(
+            version=m.version,
+            created_at=m.created_at,
+            status=m.status,
+            pinned=m.pinned,
+            serving=m.version == serving,
+            metrics=m.metrics or {},
+        )
+        for m in rows
+    ]
+    return ModelVersionsPublic(data=data, count=len(data))
+
+
+@router.post(
+    "/train",
+    response_model=TrainingJobPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="在后台训练新版本（仅管理员）",
+)
+def post_train(state: StateDep, _: AdminDep, req: TrainRequest | None = None) -> dict[str, Any]:
+    job = state.trainer.start(force=bool(req and req.force))
+    if job is None:
+        running = state.trainer.running()
+        raise Conflict(f"已有训练任务 {running.job_id if running else ''} 正在进行，请等待其完成")
+    return job.public()
+
+
+@router.get("/train/{job_id}", response_model=TrainingJobPublic, summary="训练任务进度（仅管理员）")
+def get_train(job_id: str, state: StateDep, _: AdminDep) -> dict[str, Any]:
+    job = state.trainer.jobs.get(job_id)
+    if job is None:
+        raise NotFound(f"训练任务 '{job_id}' 不存在")
+    return job.public()
+
+
+def _switch(state: StateDep, version: str, pin: bool | None) -> ModelVersionPublic:
+    try:
+        with state.sessions() as s:
+            mv = s.get(ModelVersion, version)
+            path = mv.path if mv else None
+    except SQLAlchemyError as exc:
+        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
+    if path is None:
+        raise NotFound(f"模型版本 '{version}' 不存在，请用 GET /v1/models 查看")
+    try:
+        matcher = load_bundle(path, state.kb)  # refuse a broken bundle before touching the registry
+    except BundleError as exc:
+        raise AppError(f"无法启用：{exc}", code="bundle_invalid", status_code=422) from exc
+    with state.sessions.begin() as s:
+        mv = activate(s, version, pin=pin)
+        assert mv is not None
+        public = ModelVersionPublic(
+            version=mv.version,
+            created_at=mv.created_at,
+            status=mv.status,
+            pinned=mv.pinned,
+            serving=True,
+            metrics=mv.metrics or {},
+        )
+    state.holder.swap(matcher)
+    return public
+
+
+@router.post(
+    "/{version}/activate",
+    response_model=ModelVersionPublic,
+    summary="启用（回滚到）某一版本（仅管理员）",
+)
+def post_activate(version: str, state: StateDep, _: AdminDep) -> ModelVersionPublic:
+    return _switch(state, version, pin=None)
+
+
+@router.post(
+    "/{version}/pin", response_model=ModelVersionPublic, summary="固定某一版本（仅管理员）"
+)
+def post_pin(version: str, state: StateDep, _: AdminDep) -> ModelVersionPublic:
+    return _switch(state, version, pin=True)
+
+
+@router.post("/unpin", response_model=ModelVersionsPublic, summary="取消固定（仅管理员）")
+def post_unpin(state: StateDep, _: AdminDep) -> ModelVersionsPublic:
+    with state.sessions.begin() as s:
+        unpin_all(s)
+    state.holder.swap(load_serving_matcher(state.kb, state.sessions))
+    return get_models(state, "admin")

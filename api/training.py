@@ -1,0 +1,195 @@
+"""Training new model versions: evaluate, register, and switch the service to it only if it is not
+worse than the serving model on the same held-out enterprises. Used by the CLI and the HTTP API."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.models_service import MatcherHolder
+from api.settings import Settings
+from features.kb import KnowledgeBase
+from recommender.bundle import new_version, save_bundle
+from recommender.hybrid import Matcher
+from recommender.train import TrainParams, data_hash, evaluate_on, holdout_split, train_matcher
+from store.history import read_history
+from store.registry import register
+
+log = logging.getLogger("investmatch")
+
+# A new version may score this much lower (NDCG@10) than the serving one and still replace it:
+# retraining on the same data moves the figure by about this much from run to run.
+TOLERANCE = 0.005
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class TrainOutcome:
+    version: str
+    metrics: dict[str, float]
+    baseline: dict[str, float] | None
+    switched: bool
+    path: str
+    matcher: Matcher = field(repr=False)
+
+
+def _round(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 4) for k, v in metrics.items()}
+
+
+def train_new_version(
+    settings: Settings,
+    kb: KnowledgeBase,
+    sessions: sessionmaker[Session],
+    current: Matcher | None,
+    *,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> TrainOutcome:
+    """Train on the database's history; register the version; activate it if not worse than
+    `current` on the held-out enterprises (or if `force`, or if nothing serves yet)."""
+    say = progress or (lambda stage, share: None)
+    say("读取历史数据", 0.02)
+    ents, inter = read_history(sessions)
+    if ents.empty:
+        raise ValueError("数据库中没有企业历史数据，无法训练")
+    split = holdout_split(ents, inter)
+    t0 = time.perf_counter()
+    params = TrainParams(epochs=settings.train_epochs, num_threads=settings.train_threads)
+    version = new_version()
+    matcher = train_matcher(
+        kb,
+        split.train_ents,
+        split.train_inter,
+        params,
+        version=version,
+        progress=lambda share: say("训练模型", 0.05 + 0.75 * share),
+    )
+    say("评估新版本", 0.82)
+    metrics = _round(evaluate_on(matcher, split))
+    metrics["train_seconds"] = round(time.perf_counter() - t0, 1)
+    baseline = None
+    if current is not None and current.collab is not None:
+        say("评估当前版本", 0.9)
+        baseline = _round(evaluate_on(current, split))
+    switched = force or baseline is None or metrics["ndcg@10"] >= baseline["ndcg@10"] - TOLERANCE
+    say("保存并登记", 0.96)
+    dh = data_hash(ents, inter)
+    path = save_bundle(matcher, settings.model_dir, data_hash=dh, metrics=metrics)
+    try:
+        with sessions.begin() as s:
+            register(
+                s,
+                version,
+                str(path),
+                metrics={**metrics, "baseline": baseline},
+                data_hash=dh,
+                kb_digest=kb.digest,
+                activate=switched,
+            )
+    except Exception:
+        shutil.rmtree(path, ignore_errors=True)  # nothing registered: leave no orphan bundle
+        raise
+    say("完成", 1.0)
+    log.info(
+        "model %s: ndcg@10 %.4f (serving %s), %s",
+        version,
+        metrics["ndcg@10"],
+        baseline and baseline["ndcg@10"],
+        "activated" if switched else "kept as candidate",
+    )
+    return TrainOutcome(version, metrics, baseline, switched, str(path), matcher)
+
+
+@dataclass
+class TrainingJob:
+    job_id: str
+    status: str = "running"  # running | succeeded | rejected | failed
+    stage: str = "排队中"
+    progress: float = 0.0
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    finished_at: str | None = None
+    version: str | None = None
+    metrics: dict[str, Any] | None = None
+    baseline_metrics: dict[str, Any] | None = None
+    switched: bool = False
+    message: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Trainer:
+    """Runs one training job at a time in a background thread; the service keeps answering."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        kb: KnowledgeBase,
+        sessions: sessionmaker[Session],
+        holder: MatcherHolder,
+    ) -> None:
+        self.settings, self.kb, self.sessions, self.holder = settings, kb, sessions, holder
+        self.jobs: dict[str, TrainingJob] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def running(self) -> TrainingJob | None:
+        return next((j for j in self.jobs.values() if j.status == "running"), None)
+
+    def start(self, *, force: bool = False) -> TrainingJob | None:
+        """Start a job, or return None when one is already running."""
+        with self._lock:
+            if self.running():
+                return None
+            job = TrainingJob(job_id=uuid.uuid4().hex[:12])
+            self.jobs[job.job_id] = job
+            self._thread = threading.Thread(target=self._run, args=(job, force), daemon=True)
+            self._thread.start()
+            return job
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, job: TrainingJob, force: bool) -> None:
+        def progress(stage: str, share: float) -> None:
+            job.stage, job.progress = stage, round(share, 3)
+
+        try:
+            out = train_new_version(
+                self.settings,
+                self.kb,
+                self.sessions,
+                self.holder.matcher,
+                progress=progress,
+                force=force,
+            )
+        except Exception as exc:  # the job reports any failure; registry and service are unchanged
+            log.exception("training job %s failed", job.job_id)
+            job.status, job.message = "failed", f"训练失败，已保留当前版本：{exc}"
+        else:
+            job.version, job.metrics, job.baseline_metrics = out.version, out.metrics, out.baseline
+            job.switched = out.switched
+            if out.switched:
+                self.holder.swap(out.matcher)
+                job.status, job.message = "succeeded", f"新版本 {out.version} 已启用"
+            else:
+                job.status = "rejected"
+                job.message = (
+                    f"新版本 NDCG@10 {out.metrics['ndcg@10']:.4f} 低于当前版本 "
+                    f"{out.baseline['ndcg@10']:.4f}（容差 {TOLERANCE}），未切换，仅登记为候选版本"
+                    if out.baseline
+                    else "未切换"
+                )
+        finally:
+            job.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
