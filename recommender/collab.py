@@ -133,9 +133,7 @@ class CollaborativeModel(BaseEstimator):
         return self
 
     def _precompute(self) -> None:
-        biases, reprs = self.model_.get_item_representations(self.item_features_)
-        self.item_biases_ = biases.astype(np.float32)
-        self.item_repr_ = reprs.astype(np.float32)
+        self.item_biases_, self.item_repr_ = self.represent_items(self.item_features_)
 
     def user_vector(self, features: Features) -> sparse.csr_matrix:
         """One user's feature row, normalised to sum 1 as `Dataset.build_user_features` does."""
@@ -150,6 +148,43 @@ class CollaborativeModel(BaseEstimator):
         row = sparse.csr_matrix((vals, ([0] * len(cols), cols)), shape=(1, n), dtype=np.float32)
         total = row.sum()
         return row / total if total else row
+
+    def item_rows(self, item_ids: Sequence[str], features: Sequence[Features]) -> sparse.csr_matrix:
+        """Item feature rows for a catalogue: a park seen in training keeps its training row
+        (identity feature included); an unseen one is represented by its features alone."""
+        check_is_fitted(self, "model_")
+        known = self.dataset_.mapping()[2]
+        n_feat = len(self.item_feature_map_)
+        rows = []
+        for pid, feats in zip(item_ids, features, strict=True):
+            if pid in known:
+                rows.append(self.item_features_[known[pid]])
+                continue
+            cols, vals = [], []
+            for name, w in feats:
+                j = self.item_feature_map_.get(name)
+                if j is not None and w:
+                    cols.append(j)
+                    vals.append(w)
+            row = sparse.csr_matrix(
+                (vals, ([0] * len(cols), cols)), shape=(1, n_feat), dtype=np.float32
+            )
+            total = row.sum()
+            rows.append(row / total if total else row)
+        return (
+            sparse.vstack(rows).tocsr()
+            if rows
+            else sparse.csr_matrix((0, n_feat), dtype=np.float32)
+        )
+
+    def represent_items(self, rows: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """(biases (n,), representations (n, no_components)) of item feature rows."""
+        biases, reprs = self.model_.get_item_representations(rows)
+        return biases.astype(np.float32), reprs.astype(np.float32)
+
+    def user_representation(self, features: Features) -> np.ndarray:
+        """A user's latent vector from its features (the user bias is the same for every item)."""
+        return np.asarray(self.user_vector(features) @ self.model_.user_embeddings).ravel()
 
     def score_users(self, features: Sequence[Features]) -> np.ndarray:
         """(n_users, n_items) scores for users given by features (new users welcome)."""
@@ -169,7 +204,9 @@ class CollaborativeModel(BaseEstimator):
                 out[r] += self.item_repr_ @ emb[umap[uid]]
         return out
 
-    def explain(self, features: Features, item_index: int, k: int = 3) -> list[PairContribution]:
+    def explain(
+        self, features: Features, item_row: sparse.csr_matrix, k: int = 3
+    ) -> list[PairContribution]:
         """The (user feature, item feature) pairs whose embedding products add most to a score.
 
         A LightFM score is (Σ_i x_i e_i) · (Σ_j y_j f_j) + biases, so the pair (i, j) contributes
@@ -177,7 +214,6 @@ class CollaborativeModel(BaseEstimator):
         """
         check_is_fitted(self, "model_")
         u = self.user_vector(features)
-        item_row = self.item_features_[item_index]
         ui, uw = u.indices, u.data
         ij, iw = item_row.indices, item_row.data
         if not len(ui) or not len(ij):

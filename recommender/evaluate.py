@@ -141,8 +141,9 @@ class EvalConfig:
     validation_share: float = 0.15
     seed: int = 7
     epochs: int = 30
-    collab_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
-    policy_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+    # Weight α of the learned part against the content part, chosen on validation. The policy part
+    # is the province's rules, not a free parameter: its weight stays 1 (rules carry their own).
+    alpha_grid: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 
 
 def _content_arrays(
@@ -238,14 +239,15 @@ def evaluate_split(
     collab_m = np.vstack([s.collaborative for s in parts])
     policy_m = np.vstack([s.policy.adjustment for s in parts])
     excluded = ~np.isfinite(np.vstack([s.final for s in parts]))
+    # score = (1 − α)·content + α·collaborative + policy: α mixes the two fits, both on 0–1, and
+    # the policy's rule weights keep their meaning on that scale.
     grid = []
-    for wc in cfg.collab_grid:
-        for wp in cfg.policy_grid:
-            final = np.where(excluded, -1e9, content_m + wc * collab_m + wp * policy_m)
-            m = ranking_metrics(final, val_rel)
-            grid.append({"collaborative": wc, "policy": wp, "ndcg@10": m["ndcg@10"]})
+    for alpha in cfg.alpha_grid:
+        final = (1 - alpha) * content_m + alpha * collab_m + policy_m
+        m = ranking_metrics(np.where(excluded, -1e9, final), val_rel)
+        grid.append({"alpha": alpha, "ndcg@10": m["ndcg@10"]})
     best = max(grid, key=lambda g: g["ndcg@10"])
-    weights = HybridWeights(content=1.0, collaborative=best["collaborative"], policy=best["policy"])
+    weights = HybridWeights(content=1 - best["alpha"], collaborative=best["alpha"], policy=1.0)
     log(f"[{split.name}] validation grid: {time.perf_counter() - t0:.1f}s, best {best}")
     t0 = time.perf_counter()
     hybrid = train_matcher(

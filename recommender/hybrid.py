@@ -115,21 +115,24 @@ class Matcher:
         self.segment_ids = list(text.segment_ids_)
         self.chain_ids = [c.chain_id for c in kb.chains]
         self.parks: tuple[Park, ...] = kb.parks
-        self._collab_cols = self._align_items()
+        self._represent_parks()
 
-    def _align_items(self) -> np.ndarray | None:
-        """Column of each of our parks in the LightFM item matrix (−1 for a park it never saw)."""
+    def _represent_parks(self) -> None:
+        """Precompute each park's LightFM representation (parks unseen in training, e.g. a new
+        catalogue, are represented through their features)."""
         if self.collab is None:
-            return None
-        pos = {pid: i for i, pid in enumerate(self.collab.item_ids_)}
-        return np.array([pos.get(p.park_id, -1) for p in self.parks])
+            return
+        self._item_rows = self.collab.item_rows(
+            [p.park_id for p in self.parks], [item_features(p) for p in self.parks]
+        )
+        self._item_bias, self._item_repr = self.collab.represent_items(self._item_rows)
 
     def set_parks(self, parks: tuple[Park, ...]) -> None:
         """Score against another catalogue (used by the benchmark's synthetic catalogues)."""
         self.parks = parks
         self.content.set_parks(parks)
         self.policy.set_parks(parks)
-        self._collab_cols = self._align_items()
+        self._represent_parks()
 
     # -- scoring -------------------------------------------------------------------------------
     def score(
@@ -142,12 +145,8 @@ class Matcher:
         n = len(self.parks)
         collab = np.zeros(n)
         raw = None
-        if use_collab and self.collab is not None and self._collab_cols is not None:
-            scores = self.collab.score_users([feats])[0]
-            cols = self._collab_cols
-            raw = np.where(cols >= 0, scores[np.maximum(cols, 0)], np.nan)
-            fill = np.nanmin(raw) if np.isfinite(raw).any() else 0.0
-            raw = np.where(np.isnan(raw), fill, raw)
+        if use_collab and self.collab is not None:
+            raw = self._item_repr @ self.collab.user_representation(feats) + self._item_bias
             collab = _squash(raw)
         w = self.weights
         content = w.content * signals.park_scores
@@ -188,7 +187,7 @@ class Matcher:
         out = []
         sig = s.signals
         for c in np.argsort(-sig.chain_scores)[:5]:
-            if sig.chain_scores[c] <= 0.05:
+            if sig.chain_scores[c] < UNCLEAR_FIT:  # a vague text names no chain at all
                 continue
             chain = self.kb.chains[c]
             idx = [
@@ -343,12 +342,8 @@ class Matcher:
             norm = (
                 s.collaborative[i] / self.weights.collaborative if self.weights.collaborative else 0
             )
-            if (
-                norm >= SIMILAR_SHOWN
-                and self._collab_cols is not None
-                and self._collab_cols[i] >= 0
-            ):
-                pairs = self.collab.explain(s.user_features, int(self._collab_cols[i]))
+            if norm >= SIMILAR_SHOWN:
+                pairs = self.collab.explain(s.user_features, self._item_rows[i])
                 if pairs:
                     said = "；".join(
                         f"{self.describe_feature(a.user_feature)} ↔ {self.describe_feature(a.item_feature)}"

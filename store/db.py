@@ -14,14 +14,19 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def _ensure_sqlite_folder(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 @cache
 def get_engine(url: str) -> Engine:
     """The process-wide engine for `url`; SQLite files get their folder created and FKs enforced."""
     parsed = make_url(url)
     kwargs: dict[str, object] = {"pool_pre_ping": True}
+    _ensure_sqlite_folder(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_timeout=5)
@@ -53,4 +58,5 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Bring the schema at `url` to the latest revision (a no-op when it is already there)."""
+    _ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), "head")
