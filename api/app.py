@@ -14,10 +14,13 @@ from api.deps import AppState, StateDep
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
 from api.models_service import MatcherHolder, load_serving_matcher
+from api.routes import bureau_pages, pages
+from api.routes import enterprises as enterprise_routes
+from api.routes import interactions as interaction_routes
 from api.routes import kb as kb_routes
+from api.routes import leads as leads_routes
 from api.routes import match as match_routes
 from api.routes import models as model_routes
-from api.routes import pages
 from api.schemas import Health
 from api.settings import Settings, get_settings
 from features.kb import load_kb
@@ -56,11 +59,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        overrides={"/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES},
+    )
     app.include_router(kb_routes.router)
     app.include_router(match_routes.router)
     app.include_router(model_routes.router)
+    app.include_router(enterprise_routes.router)
+    app.include_router(interaction_routes.router)
+    app.include_router(leads_routes.router)
     app.include_router(pages.router)
+    app.include_router(bureau_pages.router)
     app.mount("/static", pages.static_files(), name="static")
 
     @app.get("/healthz", response_model=Health, tags=["运维"], summary="健康检查")

@@ -11,8 +11,9 @@ import hmac
 import secrets
 from collections.abc import Callable
 from typing import Annotated, Literal
+from urllib.parse import quote
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -97,3 +98,34 @@ def require(role: Role) -> Callable[..., str]:
 
 BureauDep = Annotated[str, Depends(require("bureau"))]
 AdminDep = Annotated[str, Depends(require("admin"))]
+
+
+# -- web pages: the same roles, the token carried in a cookie -------------------------------------
+PAGE_COOKIE = "investmatch_bureau"
+PAGE_COOKIE_PATH = "/bureau"
+LOGIN_PATH = "/bureau/login"
+
+
+def page_role_of(state: AppState, token: str | None) -> str | None:
+    """The role a page cookie grants (bureau or admin), None for a missing or invalid token."""
+    if not token or not token.strip():
+        return None
+    role = _role_of(state, token.strip())
+    return role if role is not None and ROLE_RANK[role] >= ROLE_RANK["bureau"] else None
+
+
+def require_page(request: Request, state: StateDep) -> str:
+    """A page dependency: the bureau role from the HttpOnly cookie set by /bureau/login, or a 303
+    to the login page that returns here afterwards."""
+    role = page_role_of(state, request.cookies.get(PAGE_COOKIE))
+    if role is None:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise HTTPException(
+            status_code=303,
+            detail="请先登录：招商部门页面需要令牌",
+            headers={"Location": f"{LOGIN_PATH}?next={quote(here, safe='')}"},
+        )
+    return role
+
+
+BureauPageDep = Annotated[str, Depends(require_page)]

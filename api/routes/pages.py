@@ -5,6 +5,7 @@ Server-rendered with Jinja2 and readable without JavaScript; the score chart is 
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -18,17 +19,20 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import StateDep
+from api.deps import AppState, StateDep
 from api.errors import FIELD_NAMES, AppError, describe_validation_error
 from api.routes.match import run_match
 from api.schemas import ORIGIN_VALUES, MatchRequest
 from features.kb import CATALOGUE, CHAIN_GROUPS, PARK_KINDS, KnowledgeBase, Park
+from store.enterprises import create_enterprise
 
 API_DIR = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = API_DIR / "templates"
 STATIC_DIR = API_DIR / "static"
 
+log = logging.getLogger("investmatch")
 router = APIRouter(include_in_schema=False)
 
 FORM_LABELS = {
@@ -115,6 +119,8 @@ class SelfCheckForm(BaseModel):
     land_mu: str = ""
     origin: str = ""
     top_k: str = ""
+    # The enterprise's consent to keep its record for follow-up; an unchecked box sends nothing.
+    consent: str = ""
 
 
 FormErrors = dict[str, list[str]]
@@ -130,8 +136,8 @@ def to_payload(form: SelfCheckForm) -> tuple[dict[str, Any], FormErrors]:
     errors: FormErrors = {}
     for fld, raw in form.model_dump().items():
         value = raw.strip()
-        if not value:
-            continue  # not given; a blank description is reported by MatchRequest as missing
+        if not value or fld == "consent":
+            continue  # not given (a blank description is reported by MatchRequest as missing)
         if fld == "products":
             payload[fld] = [p for p in PRODUCT_SEPARATORS.split(value) if p.strip()]
         elif fld == "rd_intensity":
@@ -221,10 +227,12 @@ def selfcheck_submit(
             )
         fld = app_error_field(exc)
         return form_page(request, values, {fld: [relabel(fld, exc.detail)]}, 422)
+    saved = keep_with_consent(req, state) if form.consent else None
     kb = state.kb
     industry = kb.industry(req.industry_code) if req.industry_code else None
     context = {
         "title": "匹配结果",
+        "saved": saved,
         "result": result,
         "req": req,
         "industry": industry,
@@ -237,6 +245,19 @@ def selfcheck_submit(
         "policy_title": kb.policy_title,
     }
     return render(request, "result.html", context, 200, NO_STORE)
+
+
+def keep_with_consent(req: MatchRequest, state: AppState) -> bool:
+    """Store the enterprise for the bureau's follow-up (the form's box was checked); best effort,
+    like the audit: the answer does not depend on it, and the page says whether it was kept."""
+    try:
+        create_enterprise(
+            state.sessions, req.model_dump(), record_source="self_check", consent=True
+        )
+    except SQLAlchemyError as exc:
+        log.warning("self-check enterprise not stored: %s", exc.__class__.__name__)
+        return False
+    return True
 
 
 # -- the score chart ------------------------------------------------------------------------------

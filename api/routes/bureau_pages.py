@@ -1,0 +1,451 @@
+"""Bureau web pages (Chinese): login, park picker, a park's chain-gap diagram and leads table,
+lead exports and a printable match report. Every page but the login needs the bureau cookie."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from api.auth import (
+    PAGE_COOKIE,
+    PAGE_COOKIE_PATH,
+    BureauPageDep,
+    page_role_of,
+)
+from api.deps import SessionDep, StateDep
+from api.errors import AppError
+from api.routes import leads as api_leads
+from api.routes.match import run_match
+from api.routes.pages import (
+    FORM_LABELS,
+    SelfCheckForm,
+    parks_by_city,
+    render,
+    to_payload,
+    validation_errors,
+)
+from api.schemas import ORIGIN_VALUES, MatchRequest
+from features.kb import KnowledgeBase, Park
+from recommender.leads import SCALE_NAMES, LeadFilters, served_segments
+from store.orm import Enterprise
+
+router = APIRouter(include_in_schema=False)
+
+NO_STORE = {"Cache-Control": "no-store"}
+COOKIE_MAX_AGE = 8 * 3600  # a working day; the token itself stays valid until revoked
+STATUS_NAMES = {"empty": "空缺", "thin": "薄弱", "ok": "已成规模"}
+PAGE_SIZE = 20
+
+
+def page(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """A bureau page: private, never cached."""
+    return render(request, name, {"nav": "bureau", **context}, status_code, NO_STORE)
+
+
+def error_page(request: Request, title: str, message: str, status_code: int) -> HTMLResponse:
+    return page(request, "bureau_error.html", {"title": title, "message": message}, status_code)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a bureau page may follow the login (no open redirect to another site)."""
+    if target and target.startswith("/bureau") and not target.startswith("//"):
+        return target
+    return "/bureau"
+
+
+# -- login ----------------------------------------------------------------------------------------
+@router.get("/bureau/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return page(request, "bureau_login.html", {"title": "招商部门登录", "next": safe_next(next)})
+
+
+@router.post("/bureau/login", response_model=None)
+def login(
+    request: Request,
+    state: StateDep,
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/bureau",
+) -> Response:
+    role = page_role_of(state, token)
+    if role is None:
+        # The typed token is neither echoed back nor logged.
+        context = {
+            "title": "招商部门登录",
+            "next": safe_next(next),
+            "error": "令牌无效或已停用，请核对后重新输入，或向管理员申请新令牌。"
+            if token.strip()
+            else "请输入招商部门令牌。",
+        }
+        return page(request, "bureau_login.html", context, 401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        PAGE_COOKIE,
+        token.strip(),
+        max_age=COOKIE_MAX_AGE,
+        path=PAGE_COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    api_leads.warm(state, api_leads.lead_cache(request))
+    return response
+
+
+@router.post("/bureau/logout")
+def logout() -> RedirectResponse:
+    response = RedirectResponse("/bureau/login", status_code=303)
+    response.delete_cookie(PAGE_COOKIE, path=PAGE_COOKIE_PATH, httponly=True, samesite="strict")
+    return response
+
+
+# -- pick a park ----------------------------------------------------------------------------------
+def park_matches(p: Park, q: str) -> bool:
+    return any(q in (s or "") for s in (p.name, p.city, p.county, p.park_id, *p.keywords))
+
+
+@router.get("/bureau", response_class=HTMLResponse)
+def index(
+    request: Request, state: StateDep, _: BureauPageDep, q: str | None = None
+) -> HTMLResponse:
+    kb = state.kb
+    query = (q or "").strip()
+    parks = [p for p in kb.parks if park_matches(p, query)] if query else list(kb.parks)
+    context = {
+        "title": "招商部门工作台",
+        "q": query,
+        "cities": parks_by_city(parks, kb.cities),
+        "count": len(parks),
+        "origins": ORIGIN_VALUES,
+    }
+    return page(request, "bureau_index.html", context)
+
+
+# -- chain gaps -----------------------------------------------------------------------------------
+NODE_W = 170
+NODE_H = 96
+NODE_GAP = 22
+PAD = 10
+CHAIN_HEAD = 34
+CHAIN_GAP = 26
+LEGEND_H = 34
+DIAGRAM_W = 2 * PAD + 5 * NODE_W + 4 * NODE_GAP
+NAME_FONT = 15
+STATUS_STYLE = {
+    "empty": {"fill": "#fed7d7", "stroke": "#c53030", "ink": "#822727", "mark": "✕"},
+    "thin": {"fill": "#fefcbf", "stroke": "#b7791f", "ink": "#744210", "mark": "!"},
+    "ok": {"fill": "#c6f6d5", "stroke": "#2f855a", "ink": "#22543d", "mark": "✓"},
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    x: float
+    y: float
+    lines: list[str]
+    placed: int
+    status: str
+    anchor: str
+    style: dict[str, str]
+    title: str
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    y: float
+    name: str
+    note: str
+    nodes: list[Node]
+    arrows: list[tuple[float, float, float]]  # x1, x2, y
+
+
+@dataclass
+class Diagram:
+    width: int
+    height: float
+    rows: list[ChainRow] = field(default_factory=list)
+    legend: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+
+def wrap(name: str, per_line: int, lines: int = 2) -> list[str]:
+    out = [name[i : i + per_line] for i in range(0, len(name), per_line)] or [""]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][:-1] + "…"
+    return out
+
+
+def anchor(segment_id: str) -> str:
+    return "seg-" + segment_id.replace(".", "-")
+
+
+def chain_diagram(kb: KnowledgeBase, chains: list[dict[str, Any]]) -> Diagram:
+    """Each chain a row of its served segments left → right, coloured by status."""
+    per_line = (NODE_W - 16) // NAME_FONT
+    rows = []
+    y = LEGEND_H
+    for c in chains:
+        total = len(kb.chain_by_id[c["chain_id"]].segments)
+        served = len(c["segments"])
+        note = "全部环节" if served == total else f"承载 {served}/{total} 个环节"
+        node_y = y + CHAIN_HEAD
+        nodes = []
+        for k, s in enumerate(c["segments"]):
+            x = PAD + k * (NODE_W + NODE_GAP)
+            title = f"{c['name']}·{s['name']}：{STATUS_NAMES[s['status']]}，已签约或落地 {s['placed']} 家"
+            nodes.append(
+                Node(
+                    x=x,
+                    y=node_y,
+                    lines=wrap(s["name"], per_line),
+                    placed=s["placed"],
+                    status=s["status"],
+                    anchor=anchor(s["segment_id"]),
+                    style=STATUS_STYLE[s["status"]],
+                    title=title,
+                )
+            )
+        arrows = [
+            (n.x + NODE_W + 3, n.x + NODE_W + NODE_GAP - 3, node_y + NODE_H / 2) for n in nodes[:-1]
+        ]
+        rows.append(ChainRow(y=y, name=c["name"], note=note, nodes=nodes, arrows=arrows))
+        y = node_y + NODE_H + CHAIN_GAP
+    legend = [(f"{STATUS_NAMES[k]}", STATUS_STYLE[k]) for k in ("empty", "thin", "ok")]
+    return Diagram(width=DIAGRAM_W, height=y - CHAIN_GAP + PAD, rows=rows, legend=legend)
+
+
+def park_page_context(state: Any, park: Park) -> dict[str, Any]:
+    return {"park": park, "zone": state.kb.zone_by_id[park.zone_id]}
+
+
+@router.get("/bureau/parks/{park_id}/chain-gaps", response_class=HTMLResponse)
+def chain_gaps_page(
+    request: Request, park_id: str, state: StateDep, session: SessionDep, _: BureauPageDep
+) -> HTMLResponse:
+    try:
+        view = api_leads.park_view(state, session, api_leads.lead_cache(request), park_id)
+    except AppError as exc:
+        return error_page(request, "未找到园区", exc.detail, exc.status_code)
+    body = api_leads.gaps_body(view)
+    segments = [s for c in body["chains"] for s in c["segments"]]
+    context = {
+        **park_page_context(state, view.park),
+        "title": f"补链分析：{view.park.name}",
+        "gaps": body,
+        "diagram": chain_diagram(state.kb, body["chains"]),
+        "status_names": STATUS_NAMES,
+        "anchor": anchor,
+        "counts": {k: sum(s["status"] == k for s in segments) for k in STATUS_NAMES},
+    }
+    return page(request, "bureau_chain_gaps.html", context)
+
+
+# -- leads ----------------------------------------------------------------------------------------
+def filter_choices(state: Any, park: Park) -> dict[str, Any]:
+    matcher = state.holder.matcher
+    kb = state.kb
+    index = next(i for i, p in enumerate(matcher.parks) if p.park_id == park.park_id)
+    segs = [matcher.segment_ids[j] for j in served_segments(matcher, index)]
+    chains = list(dict.fromkeys(kb.chain_of_segment[s] for s in segs))
+    return {
+        "chains": [(c, kb.chain_by_id[c].name) for c in chains],
+        "segments": [
+            (s, f"{kb.chain_by_id[kb.chain_of_segment[s]].name}·{kb.segment_by_id[s].name}")
+            for s in segs
+        ],
+        "origins": ORIGIN_VALUES,
+        "scales": list(SCALE_NAMES.items()),
+    }
+
+
+@router.get("/bureau/parks/{park_id}/leads", response_class=HTMLResponse)
+def leads_page(
+    request: Request,
+    park_id: str,
+    state: StateDep,
+    session: SessionDep,
+    _: BureauPageDep,
+    chain_id: str | None = None,
+    segment_id: str | None = None,
+    origin: str | None = None,
+    scale: str | None = None,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    park = state.kb.park_by_id.get(park_id)
+    if park is None:
+        return error_page(
+            request, "未找到园区", f"园区“{park_id}”不存在，请回到工作台选择园区。", 404
+        )
+    filters = api_leads.filters_of(chain_id, segment_id, origin, scale)
+    values = {
+        "chain_id": filters.chain_id or "",
+        "segment_id": filters.segment_id or "",
+        "origin": filters.origin or "",
+        "scale": filters.scale or "",
+    }
+    context: dict[str, Any] = {
+        **park_page_context(state, park),
+        "title": f"招商线索：{park.name}",
+        "values": values,
+        "choices": filter_choices(state, park),
+        "query": urlencode({k: v for k, v in values.items() if v}),
+        "error": None,
+        "leads": [],
+        "count": 0,
+        "page": page_no,
+        "pages": 0,
+        "offset": (page_no - 1) * PAGE_SIZE,
+    }
+    try:
+        r = api_leads.ranked(
+            state,
+            session,
+            api_leads.lead_cache(request),
+            park_id,
+            filters,
+            PAGE_SIZE,
+            (page_no - 1) * PAGE_SIZE,
+        )
+    except AppError as exc:
+        context["error"] = exc.detail
+        return page(request, "bureau_leads.html", context, exc.status_code)
+    context.update(
+        leads=r.entries,
+        count=r.count,
+        pages=(r.count + PAGE_SIZE - 1) // PAGE_SIZE,
+        model_version=r.view.matcher.version,
+    )
+    return page(request, "bureau_leads.html", context)
+
+
+def _export(
+    request: Request, state: Any, session: Any, park_id: str, filters: LeadFilters, kind: str
+) -> Response:
+    try:
+        r = api_leads.ranked(
+            state,
+            session,
+            api_leads.lead_cache(request),
+            park_id,
+            filters,
+            api_leads.MAX_EXPORT,
+            0,
+        )
+    except AppError as exc:
+        return error_page(request, "无法导出", exc.detail, exc.status_code)
+    return api_leads.csv_response(r) if kind == "csv" else api_leads.xlsx_response(r)
+
+
+@router.get("/bureau/parks/{park_id}/leads.csv", response_model=None)
+def leads_csv_page(
+    request: Request,
+    park_id: str,
+    state: StateDep,
+    session: SessionDep,
+    _: BureauPageDep,
+    chain_id: str | None = None,
+    segment_id: str | None = None,
+    origin: str | None = None,
+    scale: str | None = None,
+) -> Response:
+    filters = api_leads.filters_of(chain_id, segment_id, origin, scale)
+    return _export(request, state, session, park_id, filters, "csv")
+
+
+@router.get("/bureau/parks/{park_id}/leads.xlsx", response_model=None)
+def leads_xlsx_page(
+    request: Request,
+    park_id: str,
+    state: StateDep,
+    session: SessionDep,
+    _: BureauPageDep,
+    chain_id: str | None = None,
+    segment_id: str | None = None,
+    origin: str | None = None,
+    scale: str | None = None,
+) -> Response:
+    filters = api_leads.filters_of(chain_id, segment_id, origin, scale)
+    return _export(request, state, session, park_id, filters, "xlsx")
+
+
+# -- the printable match report -------------------------------------------------------------------
+REPORT_PARKS = 5
+
+
+def enterprise_payload(session: Any, enterprise_id: str) -> dict[str, Any] | None:
+    """A pool enterprise as a /v1/match payload (by imported id, or db<primary key>)."""
+    stmt = select(Enterprise).where(Enterprise.external_id == enterprise_id)
+    e = session.scalars(stmt).first()
+    if e is None and enterprise_id.startswith("db") and enterprise_id[2:].isdigit():
+        e = session.get(Enterprise, int(enterprise_id[2:]))
+    if e is None:
+        return None
+    payload = {
+        "description": e.description,
+        "name": e.name,
+        "industry_code": e.industry_code,
+        "products": list(e.products or []),
+        "employees": e.employees,
+        "annual_revenue_wan": e.annual_revenue_wan,
+        "investment_wan": e.investment_wan,
+        "rd_intensity": e.rd_intensity,
+        "energy_tce": e.energy_tce,
+        "land_mu": e.land_mu,
+        "origin": e.origin,
+    }
+    return {k: v for k, v in payload.items() if v not in (None, [], "")}
+
+
+@router.get("/bureau/report", response_class=HTMLResponse)
+def report(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    _: BureauPageDep,
+    form: Annotated[SelfCheckForm, Query()],
+    enterprise_id: str | None = None,
+) -> HTMLResponse:
+    """A one-page printable match report: for a pool enterprise (enterprise_id) or for the fields
+    of the self-check form given as query parameters (研发投入强度 as a percent)."""
+    if enterprise_id:
+        payload = enterprise_payload(session, enterprise_id.strip())
+        if payload is None:
+            return error_page(
+                request, "未找到企业", f"企业“{enterprise_id}”不在企业库中，请核对企业编号。", 404
+            )
+        errors: dict[str, list[str]] = {}
+    else:
+        payload, errors = to_payload(form)
+    payload["top_k"] = REPORT_PARKS
+    try:
+        req = MatchRequest.model_validate(payload)
+    except ValidationError as exc:
+        for fld, messages in validation_errors(exc).items():
+            errors.setdefault(fld, []).extend(messages)
+    if errors:
+        text = "；".join(m for ms in errors.values() for m in ms)
+        return error_page(request, "无法生成报告", f"输入有误：{text}", 422)
+    try:
+        result = run_match(req, state, channel="bureau_report")
+    except AppError as exc:
+        return error_page(request, "无法生成报告", exc.detail, exc.status_code)
+    kb = state.kb
+    context = {
+        "title": f"园区匹配报告{'：' + req.name if req.name else ''}",
+        "req": req,
+        "result": result,
+        "enterprise_id": enterprise_id,
+        "industry": kb.industry(req.industry_code) if req.industry_code else None,
+        "zone_names": {z.zone_id: z.name for z in kb.zones},
+        "labels": FORM_LABELS,
+        "policy_title": kb.policy_title,
+    }
+    return page(request, "bureau_report.html", context)

@@ -1,0 +1,390 @@
+"""Bureau-only enterprise records: create one, import a CSV or Excel file whole or not at all, list, get.
+
+The candidate pool these build is private to the bureau: no public route returns a stored enterprise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import PurePath
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import JSONResponse
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+from sqlalchemy.exc import OperationalError
+
+from api.auth import BureauDep
+from api.deps import DB_DOWN, SessionDep, StateDep
+from api.errors import AppError, NotFound, ServiceUnavailable, error_body
+from api.routes.match import to_profile
+from api.schemas import ErrorPublic, Origin
+from api.schemas_bureau import (
+    EnterpriseCreate,
+    EnterprisePublic,
+    EnterprisesPublic,
+    ImportRejected,
+    ImportResult,
+    RecordSource,
+)
+from features.history import validate_enterprises
+from store import enterprises as store
+
+router = APIRouter(prefix="/v1/enterprises", tags=["企业库（招商部门）"])
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 50_000
+MAX_LISTED_ERRORS = 500
+XLSX_MAGIC = b"PK\x03\x04"
+
+# Column -> accepted headers: the Chinese one first (used in messages), then the English ones.
+HEADERS: dict[str, tuple[str, ...]] = {
+    "enterprise_id": ("企业编号", "enterprise_id", "external_id"),
+    "name": ("企业名称", "name"),
+    "description": ("主营业务描述", "description"),
+    "industry_code": ("行业代码", "industry_code"),
+    "products": ("主要产品", "products"),
+    "employees": ("员工人数", "employees"),
+    "annual_revenue_wan": ("年营业收入（万元）", "annual_revenue_wan"),
+    "investment_wan": ("计划投资额（万元）", "investment_wan"),
+    "rd_intensity": ("研发投入强度", "rd_intensity"),
+    "energy_tce": ("年综合能耗（吨标准煤）", "energy_tce"),
+    "land_mu": ("用地需求（亩）", "land_mu"),
+    "origin": ("来源地", "origin"),
+}
+REQUIRED = ("enterprise_id", "description")
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class TooLarge(AppError):
+    status_code = 413
+    code = "too_large"
+
+
+class InvalidFile(AppError):
+    """A file that cannot be imported; `errors` are row-numbered Chinese messages."""
+
+    status_code = 422
+    code = "invalid_file"
+
+    def __init__(self, detail: str, errors: list[str] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors or [detail]
+
+
+@contextmanager
+def database() -> Iterator[None]:
+    """A database that is down answers 503 with a Chinese message, as for request sessions."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
+
+
+# -- reading an uploaded table --------------------------------------------------------------------
+def _norm_header(h: object) -> str:
+    s = re.sub(r"\s+", "", str(h or "")).replace("(", "（").replace(")", "）")
+    return s.lower()
+
+
+HEADER_LOOKUP = {_norm_header(alias): col for col, aliases in HEADERS.items() for alias in aliases}
+ACCEPTED = "、".join(f"{a[0]}（{a[1]}）" for a in HEADERS.values())
+
+
+def _cell(v: object) -> str:
+    """A spreadsheet cell as the text a person typed: 320 not 320.0, dates as ISO."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    return str(v).strip()
+
+
+def _read_xlsx(data: bytes, label: str) -> list[list[str]]:
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
+        raise InvalidFile(
+            f"{label} 不是可读取的 Excel .xlsx 文件（{exc.__class__.__name__}）；"
+            "请在 Excel 中“另存为 Excel 工作簿 (*.xlsx)”后重新上传"
+        ) from None
+    try:
+        ws = wb.worksheets[0]
+        rows: list[list[str]] = []
+        for values in ws.iter_rows(values_only=True):
+            if len(rows) > MAX_ROWS + 1:
+                break  # reported as too many rows; no need to read the rest
+            rows.append([_cell(v) for v in values])
+    finally:
+        wb.close()
+    return rows
+
+
+def _read_csv(data: bytes, label: str) -> list[list[str]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidFile(
+            f"{label} 不是 UTF-8 编码的 CSV；请在 Excel 中“另存为 CSV UTF-8（逗号分隔）”，"
+            "或直接上传 .xlsx 文件"
+        ) from None
+    try:
+        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:
+        raise InvalidFile(f"{label} 不是有效的 CSV：{exc}") from None
+
+
+def read_table(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The data rows under canonical column names (all text), and each column's header as written.
+
+    Row i of the frame is row i + 2 of the file, as `validate_enterprises` numbers them; blank
+    rows at the end are dropped, blank rows in between are kept so that numbers stay true.
+    """
+    label = filename
+    suffix = PurePath(filename).suffix.lower()
+    if suffix == ".xlsx" or (suffix not in (".csv", ".txt") and data.startswith(XLSX_MAGIC)):
+        rows = _read_xlsx(data, label)
+    elif suffix in (".csv", ".txt", ""):
+        rows = _read_csv(data, label)
+    else:
+        raise InvalidFile(f"{label}：只支持 .xlsx 或 .csv（UTF-8）文件，请另存为其中一种后上传")
+    while rows and not any(rows[-1]):
+        rows.pop()
+    if not rows:
+        raise InvalidFile(f"{label} 是空文件：第 1 行应为表头，其下每行一家企业")
+    header, body = rows[0], rows[1:]
+    if len(body) > MAX_ROWS:
+        raise InvalidFile(f"{label} 超过 {MAX_ROWS} 行企业数据，请拆分为多个文件分批导入")
+    if not body:
+        raise InvalidFile(f"{label} 只有表头、没有企业数据：请从第 2 行起每行填写一家企业")
+
+    errors: list[str] = []
+    columns: dict[str, int] = {}
+    written: dict[str, str] = {}
+    for j, h in enumerate(header):
+        col_no = j + 1
+        if not h:
+            if any(j < len(r) and r[j] for r in body):
+                errors.append(
+                    f"{label} 第 1 行 第 {col_no} 列有数据但没有表头，请补上表头或删除该列"
+                )
+            continue
+        col = HEADER_LOOKUP.get(_norm_header(h))
+        if col is None:
+            errors.append(
+                f"{label} 第 1 行 表头“{h}”无法识别，请改为以下之一或删除该列：{ACCEPTED}"
+            )
+        elif col in columns:
+            errors.append(f"{label} 第 1 行 表头“{h}”与“{written[col]}”是同一列，请只保留一列")
+        else:
+            columns[col], written[col] = j, h
+    for col in REQUIRED:
+        if col not in columns:
+            zh, en = HEADERS[col][:2]
+            errors.append(f"{label} 第 1 行 缺少必需的列“{zh}”（或 {en}）")
+    if errors:
+        raise InvalidFile(f"{label} 的表头有误，未导入任何企业", errors)
+
+    frame = pd.DataFrame(
+        {col: [r[j] if j < len(r) else "" for r in body] for col, j in columns.items()}, dtype=str
+    )
+    if "rd_intensity" in frame:
+        frame["rd_intensity"] = frame["rd_intensity"].map(_percent)
+    return frame, written
+
+
+def _percent(v: str) -> str:
+    """`5%` typed in a cell means 0.05; anything else is left for validation to judge."""
+    if v.endswith(("%", "％")):
+        try:
+            return repr(float(v[:-1]) / 100)
+        except ValueError:
+            return v
+    return v
+
+
+ROW = re.compile(r" 第 (\d+) 行 ")
+
+
+def _row_of(message: str) -> int:
+    m = ROW.search(message)
+    return int(m.group(1)) if m else 0
+
+
+def _relabel(errors: list[str], written: dict[str, str]) -> list[str]:
+    """Name columns as the file's header does (`validate_enterprises` uses the English names)."""
+    out = []
+    for msg in errors:
+        for col, header in written.items():
+            if header != col and f" 行 {col} " in msg:
+                msg = msg.replace(f" 行 {col} ", f" 行 {header} ", 1)
+                break
+        out.append(msg)
+    return out
+
+
+def _rejected(label: str, errors: list[str]) -> JSONResponse:
+    errors = sorted(errors, key=_row_of)
+    rows = sorted({r for r in map(_row_of, errors) if r})
+    where = "、".join(map(str, rows[:20])) + ("……" if len(rows) > 20 else "")
+    detail = (
+        f"{label} 有 {len(errors)} 处错误"
+        + (f"（第 {where} 行）" if rows else "")
+        + "，整个文件未导入；请按 errors 逐条修改后重新上传整个文件"
+    )
+    shown = errors[:MAX_LISTED_ERRORS]
+    if len(errors) > MAX_LISTED_ERRORS:
+        shown.append(f"……另有 {len(errors) - MAX_LISTED_ERRORS} 处错误未列出")
+    return JSONResponse(
+        error_body(detail, "invalid_file", errors=shown, error_count=len(errors)), status_code=422
+    )
+
+
+def _safe_label(filename: str | None) -> str:
+    name = PurePath(filename or "").name.strip()
+    return name[:80] if name else "上传的文件"
+
+
+# -- routes ---------------------------------------------------------------------------------------
+@router.post(
+    "",
+    status_code=201,
+    response_model=EnterprisePublic,
+    summary="新建一条企业记录（进入候选企业库）",
+    responses={
+        409: {"model": ErrorPublic, "description": "external_id 已被使用"},
+        422: {"model": ErrorPublic, "description": "输入有误，detail 指出字段和修改方法"},
+    },
+)
+def create_enterprise(req: EnterpriseCreate, state: StateDep, _: BureauDep) -> EnterprisePublic:
+    to_profile(req, state)  # the GB/T code must exist, with the same message as /v1/match
+    fields = req.model_dump()
+    try:
+        with database():
+            row = store.create_enterprise(
+                state.sessions, fields, record_source="bureau", consent=True
+            )
+    except store.DuplicateExternalIds as exc:
+        ext, pk = next(iter(exc.existing.items()))
+        raise Conflict(
+            f"external_id（企业编号）“{ext}” 已存在（企业记录 id {pk}），"
+            f"请换一个编号，或用 GET /v1/enterprises/{pk} 查看已有记录",
+            code="duplicate_external_id",
+        ) from None
+    return EnterprisePublic.model_validate(row)
+
+
+@router.post(
+    "/import",
+    status_code=201,
+    response_model=ImportResult,
+    summary="从 CSV（UTF-8）或 Excel .xlsx 文件批量导入企业：有错则整个文件不导入",
+    description=(
+        "第 1 行为表头，中文或英文均可："
+        + ACCEPTED
+        + "。企业编号和主营业务描述必填；研发投入强度为 0–1 的比例（也可写 5%）。"
+        f"文件最大 {MAX_UPLOAD_BYTES // 1024 // 1024} MB、{MAX_ROWS} 行。"
+    ),
+    responses={
+        413: {"model": ErrorPublic, "description": "文件过大"},
+        422: {"model": ImportRejected, "description": "文件有错，errors 逐条列出行号"},
+    },
+)
+def import_enterprises(
+    file: Annotated[UploadFile, File(description="企业名录：.xlsx 或 UTF-8 编码的 .csv")],
+    state: StateDep,
+    _: BureauDep,
+) -> Any:
+    label = _safe_label(file.filename)
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise TooLarge(
+            f"{label} 超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请拆分为多个文件分批导入"
+        )
+    try:
+        frame, written = read_table(data, label)
+    except InvalidFile as exc:
+        return _rejected(label, exc.errors)
+    clean, errors = validate_enterprises(frame, state.kb.industries, label=label)
+    errors = _relabel(errors, written)
+    row_of: dict[str, int] = {}
+    for i, eid in enumerate(frame["enterprise_id"]):
+        if eid:
+            row_of.setdefault(eid, i + 2)  # row 1 is the header
+    id_header = written["enterprise_id"]
+
+    def taken_messages(taken: dict[str, int]) -> list[str]:
+        return [
+            f"{label} 第 {row_of.get(ext, 0)} 行 {id_header} “{ext}” 已在企业库中（企业记录 id {pk}），"
+            "请换一个编号或删除该行"
+            for ext, pk in taken.items()
+        ]
+
+    with database():
+        if errors:
+            # Report collisions with the pool too, so that one round of fixes is enough.
+            with state.sessions() as session:
+                errors += taken_messages(store.taken_external_ids(session, row_of))
+            return _rejected(label, errors)
+        try:
+            n = store.import_enterprises(state.sessions, clean, record_source="import")
+        except store.DuplicateExternalIds as exc:
+            return _rejected(label, taken_messages(exc.existing))
+    return JSONResponse(ImportResult(imported=n).model_dump(), status_code=201)
+
+
+@router.get(
+    "",
+    response_model=EnterprisesPublic,
+    summary="候选企业库：分页列出企业记录",
+)
+def list_enterprises(
+    session: SessionDep,
+    _: BureauDep,
+    origin: Annotated[Origin | None, Query(description="来源地")] = None,
+    record_source: Annotated[
+        RecordSource | None,
+        Query(description="记录来源：bureau / import / self_check / synthetic / api"),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="企业名称、主营业务描述或企业编号包含此文字"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="每页条数，最多 500")] = 50,
+    offset: Annotated[int, Query(ge=0, description="偏移量")] = 0,
+) -> EnterprisesPublic:
+    where = store.EnterpriseFilter(origin=origin, record_source=record_source, q=(q or "").strip())
+    rows, count = store.list_enterprises(session, where, limit, offset)
+    return EnterprisesPublic(data=[EnterprisePublic.model_validate(r) for r in rows], count=count)
+
+
+@router.get(
+    "/{enterprise_id}",
+    response_model=EnterprisePublic,
+    summary="一条企业记录",
+    responses={404: {"model": ErrorPublic, "description": "没有这条企业记录"}},
+)
+def get_enterprise(enterprise_id: int, session: SessionDep, _: BureauDep) -> EnterprisePublic:
+    row = store.get_enterprise(session, enterprise_id)
+    if row is None:
+        raise NotFound(
+            f"企业记录 id {enterprise_id} 不存在，请用 GET /v1/enterprises 查询企业的 id",
+            code="enterprise_not_found",
+        )
+    return EnterprisePublic.model_validate(row)

@@ -1,0 +1,159 @@
+"""Request and response schemas of the bureau's enterprise records and lead interactions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from api.schemas import MatchRequest
+from store.enterprises import as_utc
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+RECORD_SOURCES = {
+    "bureau": "招商部门录入",
+    "import": "文件导入",
+    "self_check": "企业自检（经同意保存）",
+    "synthetic": "模拟历史数据",
+    "api": "接口写入",
+}
+RecordSource = Literal["bureau", "import", "self_check", "synthetic", "api"]
+Kind = Literal["viewed", "contacted", "visited", "signed", "settled", "declined"]
+
+
+class EnterpriseCreate(MatchRequest):
+    """An enterprise for the candidate pool: the fields of `POST /v1/match`, plus the bureau's id."""
+
+    model_config = ConfigDict(
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "SJZ-2024-0001",
+                    "description": "主要从事工业机器人减速器、伺服电机的研发与生产，产品用于汽车焊接生产线",
+                    "name": "某某智能装备有限公司",
+                    "industry_code": "C3491",
+                    "products": ["RV减速器", "伺服电机"],
+                    "employees": 320,
+                    "annual_revenue_wan": 45000,
+                    "investment_wan": 30000,
+                    "rd_intensity": 0.06,
+                    "energy_tce": 1800,
+                    "land_mu": 80,
+                    "origin": "北京",
+                }
+            ]
+        },
+    )
+
+    external_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="招商部门自己的企业编号（可选，全库唯一；重复时返回 409）",
+        examples=["SJZ-2024-0001"],
+    )
+    # Matching's result size means nothing for a stored record: accepted and ignored, not shown.
+    top_k: SkipJsonSchema[int] = Field(default=10, exclude=True)
+
+    @field_validator("external_id", mode="before")
+    @classmethod
+    def _blank_id(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+
+class EnterprisePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="企业记录编号（数据库 id，记录对接进展时用作 enterprise_id）")
+    external_id: str | None = Field(description="招商部门的企业编号")
+    name: str | None = Field(description="企业名称")
+    description: str = Field(description="主营业务描述")
+    industry_code: str | None = Field(description="GB/T 4754-2017 行业代码")
+    products: list[str] = Field(description="主要产品")
+    employees: int | None = Field(description="员工人数（人）")
+    annual_revenue_wan: float | None = Field(description="年营业收入（万元）")
+    investment_wan: float | None = Field(description="计划投资额（万元）")
+    rd_intensity: float | None = Field(description="研发投入强度 0–1")
+    energy_tce: float | None = Field(description="年综合能耗（吨标准煤）")
+    land_mu: float | None = Field(description="用地需求（亩）")
+    origin: str | None = Field(description="企业来源地")
+    record_source: str = Field(
+        description="来源：bureau 招商部门录入 / import 文件导入 / self_check 企业自检（经同意）/ "
+        "synthetic 模拟历史数据"
+    )
+    consent: bool = Field(description="企业是否同意保存（自检来源时为企业本人勾选）")
+    created_at: UtcDatetime = Field(description="建档时间（UTC）")
+
+
+class EnterprisesPublic(BaseModel):
+    data: list[EnterprisePublic]
+    count: int = Field(description="符合筛选条件的企业总数（与 limit 无关）")
+
+
+class ImportResult(BaseModel):
+    imported: int = Field(description="导入的企业数")
+
+
+class ImportRejected(BaseModel):
+    detail: str = Field(description="中文摘要：多少处错误、在哪些行；整个文件未导入")
+    code: str = Field(description="invalid_file")
+    errors: list[str] = Field(description="逐条错误，每条指出行号和列")
+    error_count: int = Field(description="错误总数（errors 最多列出 500 条）")
+
+
+class InteractionCreate(BaseModel):
+    model_config = ConfigDict(
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "enterprise_id": 1,
+                    "park_id": "tangshan_robotics",
+                    "kind": "visited",
+                    "occurred_at": "2024-05-20T10:00:00+08:00",
+                    "note": "企业负责人到园区考察标准厂房",
+                }
+            ]
+        },
+    )
+
+    enterprise_id: int = Field(ge=1, description="企业记录编号（GET /v1/enterprises 中的 id）")
+    park_id: str = Field(min_length=1, max_length=80, description="园区编号（GET /v1/parks）")
+    kind: Kind = Field(
+        description="进展：viewed 浏览 / contacted 已接洽 / visited 已考察 / signed 已签约 / "
+        "settled 已落地 / declined 已放弃"
+    )
+    occurred_at: datetime | None = Field(
+        default=None,
+        description="发生时间，ISO 8601；不带时区时按北京时间（UTC+8）理解；不填为当前时间",
+    )
+    note: str | None = Field(default=None, max_length=2000, description="备注，最多 2000 字")
+
+    @field_validator("note")
+    @classmethod
+    def _blank_note(cls, v: str | None) -> str | None:
+        return v or None
+
+
+class InteractionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="记录编号")
+    enterprise_id: int = Field(description="企业记录编号")
+    park_id: str = Field(description="园区编号")
+    park_name: str | None = Field(default=None, description="园区名称")
+    kind: str = Field(description="进展")
+    kind_name: str = Field(default="", description="进展中文名")
+    occurred_at: UtcDatetime = Field(description="发生时间（UTC）")
+    note: str | None = Field(description="备注")
+    idempotency_key: str | None = Field(description="记录时使用的幂等键")
+    record_source: str = Field(description="来源")
+
+
+class InteractionsPublic(BaseModel):
+    data: list[InteractionPublic]
+    count: int = Field(description="符合筛选条件的记录总数（与 limit 无关）")
