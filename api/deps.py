@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ServiceUnavailable
@@ -41,14 +42,17 @@ DB_DOWN = "数据库暂时不可用，请稍后重试"
 
 
 def get_db(state: StateDep) -> Iterator[Session]:
+    """A session per request; a lost database connection becomes a 503, never a 500."""
     session = state.sessions()
     try:
         yield session
-    except OperationalError as exc:
-        session.rollback()
+    except (OperationalError, InterfaceError) as exc:
         raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
     finally:
-        session.close()
+        # Closing rolls back; on a connection that has just died that fails too, and the pool
+        # has already invalidated it, so there is nothing left to clean up.
+        with contextlib.suppress(SQLAlchemyError):
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -121,6 +122,15 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("；".join(dict.fromkeys(messages)), "invalid_input", fields=fields),
             status_code=422,
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # A dropped connection or an unreachable server: say so, never a 500 with a trace.
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return JSONResponse(
+                error_body("数据库暂时不可用，请稍后重试", "database_unavailable"), status_code=503
+            )
+        raise exc
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

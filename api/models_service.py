@@ -12,7 +12,7 @@ from features.kb import KnowledgeBase
 from recommender.bundle import BundleError, load_bundle
 from recommender.hybrid import Matcher
 from recommender.train import fit_text
-from store.registry import active_version
+from store.registry import active_version, list_versions
 
 log = logging.getLogger("investmatch")
 
@@ -36,19 +36,22 @@ class MatcherHolder:
 
 
 def load_serving_matcher(kb: KnowledgeBase, sessions: sessionmaker[Session]) -> Matcher:
-    """The registered version; without one (or without a database) a content-and-policy matcher."""
+    """The registered version (pinned, else newest active). A bundle that is missing, altered or
+    from other library versions is refused with a logged reason, and the newest earlier version
+    that loads serves instead; with none (or no database), a content-and-policy matcher does."""
     try:
         with sessions() as session:
-            mv = active_version(session)
-            path = mv.path if mv else None
+            first = active_version(session)
+            others = [m for m in list_versions(session) if first is None or m.version != first.version]
+            candidates = [(m.version, m.path) for m in ([first] if first else []) + others]
     except SQLAlchemyError as exc:
         log.warning("model registry unavailable (%s); serving content and policy scores only", exc)
-        path = None
-    if path:
+        candidates = []
+    for version, path in candidates:
         try:
             return load_bundle(path, kb)
         except BundleError as exc:
-            log.error("registered model refused: %s; serving content and policy scores only", exc)
-    else:
+            log.error("model %s refused: %s", version, exc)
+    if not candidates:
         log.warning("no registered model; serving content and policy scores only")
     return Matcher(kb, fit_text(kb), None, version=CONTENT_ONLY)

@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from api.app import create_app
 from api.auth import create_token
@@ -37,7 +38,7 @@ def kb() -> KnowledgeBase:
 def _postgres_schema_url(base: str) -> Iterator[str]:
     """A throw-away schema in the test database, so runs never see each other's tables."""
     schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base)
+    admin = create_engine(base, poolclass=NullPool)  # fresh connections: tests may cut the network
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})

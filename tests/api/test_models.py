@@ -132,3 +132,41 @@ def test_bundle_path_is_not_exposed(admin: httpx.Client) -> None:
         for v in m.values()
         if isinstance(v, str)
     )
+
+
+def test_startup_refuses_a_broken_bundle_and_serves_the_previous_version(trained_settings: Settings, kb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The active bundle is truncated, then missing, then from another library version: each time
+    the service starts on the newest earlier version that loads, and says why in the log."""
+    import json
+    import shutil
+
+    from api.models_service import load_serving_matcher
+    from store.db import migrate
+    from store.kb_sync import sync_kb
+    from store.registry import register
+
+    url = f"sqlite:///{tmp_path / 'reg.db'}"
+    migrate(url)
+    sync_kb(get_sessionmaker(url), kb)
+    with get_sessionmaker(trained_settings.database_url)() as s:
+        good = next(m for m in list_versions(s) if (Path(m.path) / "model.pkl").exists())
+    bad_dir = tmp_path / "bad"
+    shutil.copytree(good.path, bad_dir)
+    meta = json.loads((bad_dir / "metadata.json").read_text(encoding="utf-8"))
+    meta["version"] = "bad"
+    (bad_dir / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    sessions = get_sessionmaker(url)
+    with sessions.begin() as s:
+        register(s, good.version, good.path, metrics={}, data_hash="g", kb_digest=kb.digest, activate=True)
+    with sessions.begin() as s:
+        register(s, "bad", str(bad_dir), metrics={}, data_hash="b", kb_digest=kb.digest, activate=True)
+    pkl = bad_dir / "model.pkl"
+    pkl.write_bytes(pkl.read_bytes()[:1000])
+    assert load_serving_matcher(kb, sessions).version == good.version
+    pkl.unlink()
+    assert load_serving_matcher(kb, sessions).version == good.version
+    shutil.rmtree(bad_dir)
+    shutil.copytree(good.path, bad_dir)
+    meta["libraries"]["numpy"] = "1.0.0"
+    (bad_dir / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert load_serving_matcher(kb, sessions).version == good.version
