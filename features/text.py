@@ -11,6 +11,7 @@ import logging
 import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -140,6 +141,7 @@ class SegmentTextFeaturizer(BaseEstimator):
             jieba.add_word(t, freq=2000)
         self.vectorizer_ = TfidfVectorizer(analyzer=analyze, sublinear_tf=True)
         self.segment_matrix_ = self.vectorizer_.fit_transform([normalize(d) for d in docs])
+        self._segment_csc = self.segment_matrix_.tocsc()
         # Saturation point of the term score: the fit is 1 once a text names this much evidence.
         self.saturation_ = float(np.median(list(weights.values()))) * 2.5
         return self
@@ -158,6 +160,19 @@ class SegmentTextFeaturizer(BaseEstimator):
             found[m.group(0)] = found.get(m.group(0), 0) + 1
         return found
 
+    def _cosines(self, text: str) -> np.ndarray:
+        """Cosine of the text's TF-IDF vector with each segment's: what `vectorizer_.transform`
+        computes (sublinear tf × idf, L2-normalised), without its per-call overhead."""
+        vocab = self.vectorizer_.vocabulary_
+        counts = Counter(t for t in analyze(text) if t in vocab)
+        if not counts:
+            return np.zeros(len(self.segment_ids_))
+        cols = np.fromiter((vocab[t] for t in counts), dtype=np.int64, count=len(counts))
+        vals = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+        vals *= self.vectorizer_.idf_[cols]
+        vals /= np.linalg.norm(vals)
+        return np.asarray(self._segment_csc[:, cols] @ vals).ravel()
+
     def transform_one(self, text: str) -> TextMatch:
         check_is_fitted(self, "term_segments_")
         n = len(self.segment_ids_)
@@ -169,8 +184,7 @@ class SegmentTextFeaturizer(BaseEstimator):
                 raw[j] += w
                 terms[j].append(term)
         term_score = 1 - np.exp(-raw / self.saturation_)
-        vec = self.vectorizer_.transform([normalize(text)])
-        cos = np.asarray((self.segment_matrix_ @ vec.T).todense()).ravel()
+        cos = self._cosines(normalize(text))
         scores = self.term_weight * term_score + (1 - self.term_weight) * np.sqrt(cos)
         ordered = tuple(tuple(sorted(ts, key=lambda t: -self.term_weight_[t])) for ts in terms)
         return TextMatch(scores=np.clip(scores, 0.0, 1.0), terms=ordered)
@@ -199,11 +213,14 @@ class SegmentTextFeaturizer(BaseEstimator):
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
-        state.pop("_pattern", None)
+        state.pop("_pattern", None)  # derived: rebuilt on load
+        state.pop("_segment_csc", None)
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+        if "segment_matrix_" in state:
+            self._segment_csc = self.segment_matrix_.tocsc()
         if "terms_by_length_" in state:
             terms: list[str] = state["terms_by_length_"]  # type: ignore[assignment]
             self._pattern = re.compile("|".join(re.escape(t) for t in terms))

@@ -145,9 +145,17 @@ class CollaborativeModel(BaseEstimator):
                 cols.append(j)
                 vals.append(w)
         n = len(self.user_feature_map_)
-        row = sparse.csr_matrix((vals, ([0] * len(cols), cols)), shape=(1, n), dtype=np.float32)
-        total = row.sum()
-        return row / total if total else row
+        # Built from sorted, summed columns rather than through COO and a sparse division: a
+        # request builds this row for each park it explains, and that route cost ~0.4 ms a call.
+        # The values are the same: float32 sums, then float64 times the float32 1/total.
+        idx, inv = np.unique(np.asarray(cols, dtype=np.int32), return_inverse=True)
+        data = np.zeros(len(idx), dtype=np.float32)
+        np.add.at(data, inv, np.asarray(vals, dtype=np.float32))
+        indptr = np.array([0, len(idx)], dtype=np.int32)
+        total = data.sum()
+        if total:
+            data = data.astype(np.float64) * (1 / total)
+        return sparse.csr_matrix((data, idx.astype(np.int32), indptr), shape=(1, n))
 
     def item_rows(self, item_ids: Sequence[str], features: Sequence[Features]) -> sparse.csr_matrix:
         """Item feature rows for a catalogue: a park seen in training keeps its training row
@@ -182,9 +190,13 @@ class CollaborativeModel(BaseEstimator):
         biases, reprs = self.model_.get_item_representations(rows)
         return biases.astype(np.float32), reprs.astype(np.float32)
 
-    def user_representation(self, features: Features) -> np.ndarray:
-        """A user's latent vector from its features (the user bias is the same for every item)."""
-        return np.asarray(self.user_vector(features) @ self.model_.user_embeddings).ravel()
+    def user_representation(
+        self, features: Features, user_row: sparse.csr_matrix | None = None
+    ) -> np.ndarray:
+        """A user's latent vector from its features (the user bias is the same for every item);
+        `user_row` is `user_vector(features)` when the caller already has it."""
+        row = user_row if user_row is not None else self.user_vector(features)
+        return np.asarray(row @ self.model_.user_embeddings).ravel()
 
     def score_users(self, features: Sequence[Features]) -> np.ndarray:
         """(n_users, n_items) scores for users given by features (new users welcome)."""
@@ -205,7 +217,12 @@ class CollaborativeModel(BaseEstimator):
         return out
 
     def explain(
-        self, features: Features, item_row: sparse.csr_matrix, k: int = 3
+        self,
+        features: Features,
+        item_row: sparse.csr_matrix,
+        k: int = 3,
+        *,
+        user_row: sparse.csr_matrix | None = None,
     ) -> list[PairContribution]:
         """The (user feature, item feature) pairs whose embedding products add most to a score.
 
@@ -213,7 +230,8 @@ class CollaborativeModel(BaseEstimator):
         x_i y_j (e_i · f_j).
         """
         check_is_fitted(self, "model_")
-        u = self.user_vector(features)
+        # `user_row`: `user_vector(features)` computed once for all the parks a request explains.
+        u = user_row if user_row is not None else self.user_vector(features)
         ui, uw = u.indices, u.data
         ij, iw = item_row.indices, item_row.data
         if not len(ui) or not len(ij):

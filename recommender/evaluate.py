@@ -161,11 +161,10 @@ def evaluate_split(
     park_ids = [p.park_id for p in kb.parks]
     text = fit_text(kb)
     content = ContentScorer(kb, text)
-    chain_ids = [c.chain_id for c in kb.chains]
     train_prof = profiles(split.train_ents)
     test_prof = profiles(split.test_ents)
     t0 = time.perf_counter()
-    train_feats = enterprise_features(content, chain_ids, train_prof)
+    train_feats = enterprise_features(content, train_prof)
     log(
         f"[{split.name}] features of {len(train_prof)} training enterprises: {time.perf_counter() - t0:.1f}s"
     )
@@ -261,7 +260,7 @@ def evaluate_split(
     log(f"[{split.name}] hybrid training: {time.perf_counter() - t0:.1f}s")
     models["hybrid"] = ranking_metrics(score_matrix(hybrid, test_prof), rel)
     models["lightfm_features_only"] = ranking_metrics(
-        hybrid.collab.score_users([f for f in enterprise_features(content, chain_ids, test_prof)]),  # type: ignore[union-attr]
+        hybrid.collab.score_users([f for f in enterprise_features(content, test_prof)]),  # type: ignore[union-attr]
         rel,
     )
     return {

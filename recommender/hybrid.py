@@ -57,6 +57,7 @@ class Scored:
     collab_raw: np.ndarray | None
     final: np.ndarray
     user_features: Features = field(default_factory=list)
+    user_row: Any = None  # the LightFM feature row of `user_features`, built once per request
 
 
 def user_features(
@@ -64,12 +65,23 @@ def user_features(
 ) -> list[tuple[str, float]]:
     """LightFM user features: the enterprise's best segments and chains (weighted by fit), its
     GB/T division and bucketed numbers."""
+    return features_from_scores(
+        signals.segment_scores, signals.chain_scores, segment_ids, chain_ids, e
+    )
+
+
+def features_from_scores(
+    seg: np.ndarray,
+    ch: np.ndarray,
+    segment_ids: list[str],
+    chain_ids: list[str],
+    e: EnterpriseProfile,
+) -> list[tuple[str, float]]:
+    """`user_features` from one enterprise's segment (n_segments,) and chain (n_chains,) fits."""
     feats: list[tuple[str, float]] = []
-    seg = signals.segment_scores
     for j in np.argsort(-seg)[:5]:
         if seg[j] >= 0.1:
             feats.append((f"seg:{segment_ids[j]}", float(seg[j])))
-    ch = signals.chain_scores
     for c in np.argsort(-ch)[:3]:
         if ch[c] >= 0.1:
             feats.append((f"chain:{chain_ids[c]}", float(ch[c])))
@@ -148,9 +160,12 @@ class Matcher:
         feats = user_features(signals, self.segment_ids, self.chain_ids, e)
         n = len(self.parks)
         collab = np.zeros(n)
-        raw = None
+        raw = user_row = None
         if use_collab and self.collab is not None:
-            raw = self._item_repr @ self.collab.user_representation(feats) + self._item_bias
+            user_row = self.collab.user_vector(feats)
+            raw = (
+                self._item_repr @ self.collab.user_representation(feats, user_row) + self._item_bias
+            )
             collab = _squash(raw)
         w = self.weights
         content = w.content * signals.park_scores
@@ -160,15 +175,17 @@ class Matcher:
         if use_policy and outcome.excluded:
             final = final.copy()
             final[list(outcome.excluded)] = -np.inf
-        return Scored(signals, outcome, content, collaborative, raw, final, feats)
+        return Scored(signals, outcome, content, collaborative, raw, final, feats, user_row)
 
     # -- the response --------------------------------------------------------------------------
     def match(
         self, e: EnterpriseProfile, top_k: int = 10, request_id: str | None = None
     ) -> dict[str, Any]:
         s = self.score(e)
-        order = [int(i) for i in np.argsort(-s.final, kind="stable") if np.isfinite(s.final[i])]
-        parks = [self._park_entry(e, s, i) for i in order[:top_k]]
+        # In numpy rather than a Python loop over every park: catalogues run to 30,000 parks.
+        ranked = np.argsort(-s.final, kind="stable")
+        order = ranked[np.isfinite(s.final[ranked])][:top_k]
+        parks = [self._park_entry(e, s, int(i)) for i in order]
         return {
             "request_id": request_id or uuid.uuid4().hex,
             "model_version": self.version,
@@ -347,7 +364,9 @@ class Matcher:
                 s.collaborative[i] / self.weights.collaborative if self.weights.collaborative else 0
             )
             if norm >= SIMILAR_SHOWN:
-                pairs = self.collab.explain(s.user_features, self._item_rows[i])
+                pairs = self.collab.explain(
+                    s.user_features, self._item_rows[i], user_row=s.user_row
+                )
                 if pairs:
                     said = "；".join(
                         f"{self.describe_feature(a.user_feature)} ↔ {self.describe_feature(a.item_feature)}"

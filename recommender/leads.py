@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +78,7 @@ class LeadVector:
     keywords: dict[int, list[str]]  # park index → its product words found in the text
     code_segments: frozenset[int]
     excluded: dict[int, Rule]
-    applied: dict[int, list[Rule]]
+    applied: Mapping[int, list[Rule]]  # lazy (rules.AppliedRules): read for shown leads only
     user_features: Features
     has_collab: bool
 
@@ -98,7 +98,7 @@ def summarise(matcher: Matcher, enterprise_id: str, e: EnterpriseProfile, s: Sco
         keywords=dict(sig.park_keywords),
         code_segments=sig.code_segments,
         excluded=dict(s.policy.excluded),
-        applied={i: list(rules) for i, rules in s.policy.applied.items()},
+        applied=s.policy.applied,
         user_features=list(s.user_features),
         has_collab=s.collab_raw is not None,
     )

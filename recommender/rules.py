@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -20,9 +22,44 @@ CHAIN_RELATIVE_FIT = 0.6
 class PolicyOutcome:
     adjustment: np.ndarray  # (n_parks,) summed weights of bonus and penalty rules
     excluded: dict[int, Rule]  # park index → the exclusion rule that removed it
-    applied: dict[int, list[Rule]]  # park index → bonus/penalty rules that moved it
+    applied: Mapping[int, list[Rule]]  # park index → bonus/penalty rules that moved it
     warnings: list[Rule]  # enterprise-level warnings, in rule order, one per warning code
     enterprise_chains: frozenset[str]
+
+
+@lru_cache(maxsize=1024)
+def _normalized(terms: tuple[str, ...]) -> tuple[str, ...]:
+    """A rule's terms normalised once (they were normalised for every rule of every request)."""
+    return tuple(normalize(t) for t in terms)
+
+
+class AppliedRules(Mapping[int, list[Rule]]):
+    """Park index → the bonus/penalty rules that moved it, in rule order, looked up on access.
+
+    A request reads it for its top parks only; building it as a dict for every park cost more than
+    the rest of the request once a catalogue has thousands of parks.
+    """
+
+    def __init__(self, rules: list[Rule], masks: list[np.ndarray], n_parks: int) -> None:
+        self._rules, self._masks = rules, masks
+        self._any = np.logical_or.reduce(masks) if masks else np.zeros(n_parks, dtype=bool)
+
+    def __getitem__(self, park: int) -> list[Rule]:
+        found = [r for r, m in zip(self._rules, self._masks, strict=True) if m[park]]
+        if not found:
+            raise KeyError(park)
+        return found
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(i) for i in np.flatnonzero(self._any))
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._any))
+
+    def __contains__(self, park: object) -> bool:
+        if not isinstance(park, int | np.integer) or not 0 <= park < len(self._any):
+            return False
+        return bool(self._any[park])
 
 
 def enterprise_chains(kb: KnowledgeBase, signals: ContentSignals) -> frozenset[str]:
@@ -61,14 +98,18 @@ class PolicyEngine:
         return np.array([park_matches(rule, p) for p in self.parks], dtype=bool)
 
     @staticmethod
-    def enterprise_matches(rule: Rule, e: EnterpriseProfile, chains: frozenset[str]) -> bool:
+    def enterprise_matches(
+        rule: Rule, e: EnterpriseProfile, chains: frozenset[str], text: str | None = None
+    ) -> bool:
+        """Whether the enterprise-side conditions of `rule` hold; `text` is `normalize(e.text)`
+        when the caller already has it."""
         w = rule.when
-        text = normalize(e.text)
+        text = normalize(e.text) if text is None else text
         checks = [
             not w.enterprise_chains or bool(chains & set(w.enterprise_chains)),
             not w.enterprise_not_chains or not chains & set(w.enterprise_not_chains),
-            not w.enterprise_terms or any(normalize(t) in text for t in w.enterprise_terms),
-            not any(normalize(t) in text for t in w.enterprise_not_terms),
+            not w.enterprise_terms or any(t in text for t in _normalized(w.enterprise_terms)),
+            not any(t in text for t in _normalized(w.enterprise_not_terms)),
             not w.origins or e.origin in w.origins,
             w.min_energy_tce is None or (e.energy_tce or 0) >= w.min_energy_tce,
             w.min_rd_intensity is None or (e.rd_intensity or 0) >= w.min_rd_intensity,
@@ -81,10 +122,11 @@ class PolicyEngine:
         """Apply every rule to an enterprise of `chains` (see `enterprise_chains`) and all parks."""
         adjustment = np.zeros(len(self.parks))
         excluded: dict[int, Rule] = {}
-        applied: dict[int, list[Rule]] = {}
+        moved: tuple[list[Rule], list[np.ndarray]] = ([], [])
         warnings: dict[str, Rule] = {}
+        text = normalize(e.text)  # once, not once per rule
         for rule, mask in zip(self.rules, self.masks, strict=True):
-            if not self.enterprise_matches(rule, e, chains):
+            if not self.enterprise_matches(rule, e, chains, text):
                 continue
             if rule.effect == "warning" or rule.warning_code:
                 warnings.setdefault(rule.warning_code or rule.rule_id, rule)
@@ -93,12 +135,12 @@ class PolicyEngine:
                     excluded.setdefault(int(i), rule)
             elif rule.effect in ("bonus", "penalty") and rule.weight:
                 adjustment[mask] += rule.weight
-                for i in np.flatnonzero(mask):
-                    applied.setdefault(int(i), []).append(rule)
+                moved[0].append(rule)
+                moved[1].append(mask)
         return PolicyOutcome(
             adjustment=adjustment,
             excluded=excluded,
-            applied=applied,
+            applied=AppliedRules(*moved, len(self.parks)),
             warnings=list(warnings.values()),
             enterprise_chains=chains,
         )

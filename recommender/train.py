@@ -16,8 +16,9 @@ from features.kb import KnowledgeBase
 from features.text import SegmentTextFeaturizer
 from recommender.collab import CollaborativeModel
 from recommender.content import ContentScorer
-from recommender.hybrid import HybridWeights, Matcher, item_features, user_features
+from recommender.hybrid import HybridWeights, Matcher, item_features
 from recommender.metrics import Split, ranking_metrics, relevance
+from recommender.pool import user_feature_lists
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,10 @@ def profiles(enterprises: pd.DataFrame) -> list[EnterpriseProfile]:
 
 
 def enterprise_features(
-    content: ContentScorer, chain_ids: list[str], profs: Sequence[EnterpriseProfile]
+    content: ContentScorer, profs: Sequence[EnterpriseProfile]
 ) -> list[list[tuple[str, float]]]:
-    return [user_features(content.score(p), content.segment_ids, chain_ids, p) for p in profs]
+    """LightFM user features of many enterprises, batched (equal to `hybrid.user_features`)."""
+    return user_feature_lists(content, profs)
 
 
 def interaction_triples(interactions: pd.DataFrame) -> list[tuple[str, str, float]]:
@@ -109,10 +111,9 @@ def train_matcher(
     params = params or TrainParams()
     text = text or fit_text(kb)
     content = ContentScorer(kb, text)
-    chain_ids = [c.chain_id for c in kb.chains]
     ids = [str(x) for x in enterprises["enterprise_id"]]
     if user_feats is None:
-        user_feats = enterprise_features(content, chain_ids, profiles(enterprises))
+        user_feats = enterprise_features(content, profiles(enterprises))
     known = set(ids)
     triples = [t for t in interaction_triples(interactions) if t[0] in known]
     collab = CollaborativeModel(

@@ -1,0 +1,1 @@
+"""Performance benchmark (`make bench`) and its synthetic park catalogues."""
