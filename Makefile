@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test eval lint lock clean
+.PHONY: setup run test eval bench soak lint lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ test: setup
 
 eval: $(STAMP)
 	$(BIN)/python -m recommender.evaluate
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench
+
+# Bounded load run: the service as its own process, 32 clients, mixed traffic → reports/soak.md.
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy features recommender store api

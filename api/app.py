@@ -22,6 +22,7 @@ from api.routes import leads as leads_routes
 from api.routes import match as match_routes
 from api.routes import models as model_routes
 from api.schemas import Health
+from api.security import install_security
 from api.settings import Settings, get_settings
 from features.kb import load_kb
 from store.db import get_sessionmaker
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         overrides={"/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES},
     )
+    install_security(app, settings)  # outside the body limit: its 413 gets the headers too
     app.include_router(kb_routes.router)
     app.include_router(match_routes.router)
     app.include_router(model_routes.router)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -130,11 +130,31 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 error_body("数据库暂时不可用，请稍后重试", "database_unavailable"), status_code=503
             )
+        if isinstance(exc, DataError):
+            # A value the database refuses to store or compare, e.g. a NUL character (U+0000)
+            # in a PostgreSQL text parameter: bad input, not a server fault.
+            return JSONResponse(
+                error_body(
+                    "输入含有数据库无法保存的字符或数值（如空字符 \\u0000），请删除后重试",
+                    "invalid_input",
+                ),
+                status_code=422,
+            )
         raise exc
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "请求无法处理"
+        if exc.status_code == 400:
+            # Only the framework raises a bare 400: a body it cannot decode (not UTF-8 JSON, a
+            # broken multipart). That is bad input like malformed JSON: the same 422, in Chinese.
+            return JSONResponse(
+                error_body(
+                    "请求体无法解析：JSON 请求体应为 UTF-8 编码，文件上传应为完整的 multipart/form-data",
+                    "invalid_input",
+                ),
+                status_code=422,
+            )
         texts = {404: "请求的地址不存在，请检查路径", 405: "不支持此请求方法", 413: "请求体过大"}
         if exc.status_code in texts and detail in ("Not Found", "Method Not Allowed"):
             detail = texts[exc.status_code]

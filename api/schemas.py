@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -98,6 +98,28 @@ class ErrorPublic(BaseModel):
     detail: str = Field(description="中文错误说明，指出字段和修改方法")
     code: str = Field(description="错误代码")
 
+
+ERROR_DESCRIPTIONS = {
+    401: "缺少或无效的招商部门令牌（Authorization: Bearer <令牌>）",
+    403: "令牌有效，但无权执行此操作（需要管理员令牌）",
+    404: "请求的记录不存在，detail 说明如何查到正确的编号",
+    409: "与已有记录冲突，detail 说明如何处理",
+    413: "请求体过大",
+    422: "输入有误，detail 指出字段和修改方法",
+    429: "自检过于频繁：按响应头 Retry-After 的秒数等待后重试",
+    503: "数据库暂时不可用，请稍后重试",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for error statuses, all in the one error shape (ErrorPublic)."""
+    return {c: {"model": ErrorPublic, "description": ERROR_DESCRIPTIONS[c]} for c in codes}
+
+
+# Bounds of integer inputs that reach the database: a record id is a 32-bit INTEGER column (a larger
+# number made SQLite raise OverflowError, a 500), and no listing is paged a million rows deep.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 1_000_000
 
 ORIGIN_VALUES = ("北京", "天津", "河北", "其他省份", "境外")
 Origin = Literal["北京", "天津", "河北", "其他省份", "境外"]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from api.schemas import MatchRequest
+from api.schemas import MAX_ID, MatchRequest
 from store.enterprises import as_utc
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -121,7 +121,9 @@ class InteractionCreate(BaseModel):
         },
     )
 
-    enterprise_id: int = Field(ge=1, description="企业记录编号（GET /v1/enterprises 中的 id）")
+    enterprise_id: int = Field(
+        ge=1, le=MAX_ID, description="企业记录编号（GET /v1/enterprises 中的 id）"
+    )
     park_id: str = Field(min_length=1, max_length=80, description="园区编号（GET /v1/parks）")
     kind: Kind = Field(
         description="进展：viewed 浏览 / contacted 已接洽 / visited 已考察 / signed 已签约 / "

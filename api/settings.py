@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +27,26 @@ class Settings(BaseSettings):
     train_epochs: int = 30
     history_enterprises: int = 20_000
     train_threads: int = 2
+    rate_limit_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="self-checks (POST /v1/match, POST /) a client address may "
+        "send per minute; 0 turns the limit off",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="comma-separated origins allowed to call the API from a browser; "
+        "empty (the default) sends no CORS headers at all",
+    )
+    csrf_secret: SecretStr | None = Field(
+        default=None,
+        description="key that signs the forms' CSRF tokens; without it each process "
+        "makes a random one (forms open across a restart must then be reloaded)",
+    )
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def model_dir(self) -> Path:

@@ -4,6 +4,7 @@ a small trained model, and the service on real HTTP over loopback."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -24,7 +25,9 @@ from api.cli import ensure_history, train_and_register
 from api.settings import Settings
 from features.kb import KnowledgeBase, load_kb
 from store.db import get_sessionmaker, migrate
+from store.enterprises import create_enterprise
 from store.kb_sync import sync_kb
+from store.registry import active_version, register
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "test-admin-token"
@@ -79,12 +82,49 @@ def trained_settings(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase
         train_epochs=15,
         train_threads=1,
         admin_token=ADMIN_TOKEN,
+        # The shared server answers many self-checks from one address; tests/security checks the
+        # limit on a server of its own.
+        rate_limit_per_minute=100_000,
     )
     migrate(settings.database_url)
     sync_kb(get_sessionmaker(settings.database_url), kb)
     ensure_history(settings, kb)
     train_and_register(settings, kb)
     return settings
+
+
+SAMPLE_ENTERPRISES = (
+    ("生产工业机器人减速器和伺服电机", "北京", 320),
+    ("生物疫苗和化学药制剂的研发生产", "天津", 150),
+    ("高效光伏电池组件和逆变器制造", "河北", 800),
+    ("羊绒纱线与羊绒服装的设计加工", "河北", 60),
+    ("冷链物流仓储与城市配送", "其他省份", 40),
+)
+
+
+def provision(url: str, trained: Settings, kb: KnowledgeBase, enterprises: int = 0) -> None:
+    """Make the migrated database at `url` ready to serve without training: the KB, the model that
+    `trained` registered (its bundle is reused, not copied), and `enterprises` plain pool records."""
+    migrate(url)
+    sessions = get_sessionmaker(url)
+    sync_kb(sessions, kb)
+    with get_sessionmaker(trained.database_url)() as s:
+        model = active_version(s)
+    assert model is not None
+    with sessions.begin() as s:
+        register(
+            s,
+            model.version,
+            model.path,
+            metrics=model.metrics,
+            data_hash="provisioned",
+            kb_digest=kb.digest,
+            activate=True,
+        )
+    for i in range(enterprises):
+        description, origin, employees = SAMPLE_ENTERPRISES[i % len(SAMPLE_ENTERPRISES)]
+        fields = {"description": description, "origin": origin, "employees": employees + i}
+        create_enterprise(sessions, fields, record_source="bureau", consent=True)
 
 
 def _free_port() -> int:
@@ -127,6 +167,25 @@ def live_server(trained_settings: Settings) -> Iterator[LiveServer]:
 def http(live_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         yield client
+
+
+CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
+
+
+def form_token(client: httpx.Client, page: str = "/") -> str:
+    """What a browser does before posting a form: load the page (the client keeps its CSRF cookie)
+    and read the form's hidden token."""
+    r = client.get(page)
+    m = CSRF_INPUT.search(r.text)
+    assert m, f"no CSRF token in the form of {page} ({r.status_code})"
+    return m.group(1)
+
+
+def post_form(
+    client: httpx.Client, path: str, data: dict[str, str], page: str | None = None
+) -> httpx.Response:
+    """Post `data` to `path` as the form on `page` (default: `path`) would, token included."""
+    return client.post(path, data={**data, "csrf_token": form_token(client, page or path)})
 
 
 @pytest.fixture(scope="session")

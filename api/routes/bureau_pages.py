@@ -3,6 +3,7 @@ lead exports and a printable match report. Every page but the login needs the bu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -25,12 +26,14 @@ from api.routes.match import run_match
 from api.routes.pages import (
     FORM_LABELS,
     SelfCheckForm,
+    csrf_rejected,
     parks_by_city,
     render,
     to_payload,
     validation_errors,
 )
-from api.schemas import ORIGIN_VALUES, MatchRequest
+from api.schemas import MAX_ID, ORIGIN_VALUES, MatchRequest
+from api.security import csrf_ok
 from features.kb import KnowledgeBase, Park
 from recommender.leads import SCALE_NAMES, LeadFilters, served_segments
 from store.orm import Enterprise
@@ -73,7 +76,11 @@ def login(
     state: StateDep,
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/bureau",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    # Checked before the token, so a forged post cannot even probe whether a token is valid.
+    if not csrf_ok(request, csrf_token):
+        return csrf_rejected(request)
     role = page_role_of(state, token)
     if role is None:
         # The typed token is neither echoed back nor logged.
@@ -100,8 +107,10 @@ def login(
     return response
 
 
-@router.post("/bureau/logout")
-def logout() -> RedirectResponse:
+@router.post("/bureau/logout", response_model=None)
+def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    if not csrf_ok(request, csrf_token):
+        return csrf_rejected(request)
     response = RedirectResponse("/bureau/login", status_code=303)
     response.delete_cookie(PAGE_COOKIE, path=PAGE_COOKIE_PATH, httponly=True, samesite="strict")
     return response
@@ -384,8 +393,11 @@ def enterprise_payload(session: Any, enterprise_id: str) -> dict[str, Any] | Non
     """A pool enterprise as a /v1/match payload (by imported id, or db<primary key>)."""
     stmt = select(Enterprise).where(Enterprise.external_id == enterprise_id)
     e = session.scalars(stmt).first()
-    if e is None and enterprise_id.startswith("db") and enterprise_id[2:].isdigit():
-        e = session.get(Enterprise, int(enterprise_id[2:]))
+    key = enterprise_id.removeprefix("db")
+    # ASCII digits only ("db²" passed isdigit() and then broke int()), and within the column's range.
+    numeric = key != enterprise_id and re.fullmatch(r"[0-9]{1,10}", key) is not None
+    if e is None and numeric and int(key) <= MAX_ID:
+        e = session.get(Enterprise, int(key))
     if e is None:
         return None
     payload = {

@@ -16,7 +16,7 @@ from pathlib import PurePath
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.responses import JSONResponse
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
@@ -26,7 +26,7 @@ from api.auth import BureauDep
 from api.deps import DB_DOWN, SessionDep, StateDep
 from api.errors import AppError, NotFound, ServiceUnavailable, error_body
 from api.routes.match import to_profile
-from api.schemas import ErrorPublic, Origin
+from api.schemas import MAX_ID, MAX_OFFSET, ErrorPublic, Origin, error_responses
 from api.schemas_bureau import (
     EnterpriseCreate,
     EnterprisePublic,
@@ -38,7 +38,11 @@ from api.schemas_bureau import (
 from features.history import validate_enterprises
 from store import enterprises as store
 
-router = APIRouter(prefix="/v1/enterprises", tags=["企业库（招商部门）"])
+router = APIRouter(
+    prefix="/v1/enterprises",
+    tags=["企业库（招商部门）"],
+    responses=error_responses(401, 403, 422, 503),
+)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -268,8 +272,8 @@ def _safe_label(filename: str | None) -> str:
     response_model=EnterprisePublic,
     summary="新建一条企业记录（进入候选企业库）",
     responses={
+        **error_responses(413),
         409: {"model": ErrorPublic, "description": "external_id 已被使用"},
-        422: {"model": ErrorPublic, "description": "输入有误，detail 指出字段和修改方法"},
     },
 )
 def create_enterprise(req: EnterpriseCreate, state: StateDep, _: BureauDep) -> EnterprisePublic:
@@ -303,7 +307,10 @@ def create_enterprise(req: EnterpriseCreate, state: StateDep, _: BureauDep) -> E
     ),
     responses={
         413: {"model": ErrorPublic, "description": "文件过大"},
-        422: {"model": ImportRejected, "description": "文件有错，errors 逐条列出行号"},
+        422: {
+            "model": ImportRejected | ErrorPublic,
+            "description": "文件有错（errors 逐条列出行号），或没有上传文件",
+        },
     },
 )
 def import_enterprises(
@@ -367,7 +374,7 @@ def list_enterprises(
         Query(max_length=100, description="企业名称、主营业务描述或企业编号包含此文字"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="每页条数，最多 500")] = 50,
-    offset: Annotated[int, Query(ge=0, description="偏移量")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="偏移量")] = 0,
 ) -> EnterprisesPublic:
     where = store.EnterpriseFilter(origin=origin, record_source=record_source, q=(q or "").strip())
     rows, count = store.list_enterprises(session, where, limit, offset)
@@ -380,7 +387,11 @@ def list_enterprises(
     summary="一条企业记录",
     responses={404: {"model": ErrorPublic, "description": "没有这条企业记录"}},
 )
-def get_enterprise(enterprise_id: int, session: SessionDep, _: BureauDep) -> EnterprisePublic:
+def get_enterprise(
+    enterprise_id: Annotated[int, Path(ge=1, le=MAX_ID, description="企业记录编号")],
+    session: SessionDep,
+    _: BureauDep,
+) -> EnterprisePublic:
     row = store.get_enterprise(session, enterprise_id)
     if row is None:
         raise NotFound(

@@ -17,7 +17,7 @@ from api.deps import AppState, SessionDep, StateDep
 from api.errors import AppError
 from api.routes.enterprises import Conflict, database
 from api.routes.match import InvalidField
-from api.schemas import ErrorPublic
+from api.schemas import MAX_ID, MAX_OFFSET, ErrorPublic, error_responses
 from api.schemas_bureau import (
     InteractionCreate,
     InteractionPublic,
@@ -28,7 +28,11 @@ from features.history import KIND_NAMES
 from store import enterprises as store
 from store import orm
 
-router = APIRouter(prefix="/v1/interactions", tags=["对接进展（招商部门）"])
+router = APIRouter(
+    prefix="/v1/interactions",
+    tags=["对接进展（招商部门）"],
+    responses=error_responses(401, 403, 422, 503),
+)
 
 # Bureau staff type local times; China has one time zone and no daylight saving.
 BEIJING = timezone(timedelta(hours=8), "北京时间")
@@ -88,8 +92,8 @@ def occurred(value: datetime | None) -> datetime | None:
     ),
     responses={
         200: {"model": InteractionPublic, "description": "重试：返回首次记录的同一条"},
+        **error_responses(413),
         409: {"model": ErrorPublic, "description": "Idempotency-Key 已用于另一条记录"},
-        422: {"model": ErrorPublic, "description": "输入有误，detail 指出字段和修改方法"},
     },
 )
 def record_interaction(
@@ -143,11 +147,11 @@ def list_interactions(
     session: SessionDep,
     state: StateDep,
     _: BureauDep,
-    enterprise_id: Annotated[int | None, Query(ge=1, description="企业记录编号")] = None,
+    enterprise_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="企业记录编号")] = None,
     park_id: Annotated[str | None, Query(max_length=80, description="园区编号")] = None,
     kind: Annotated[Kind | None, Query(description="进展类别")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="每页条数，最多 500")] = 50,
-    offset: Annotated[int, Query(ge=0, description="偏移量")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="偏移量")] = 0,
 ) -> InteractionsPublic:
     rows, count = store.list_interactions(
         session,

@@ -19,11 +19,12 @@ from api.schemas import (
     SegmentPublic,
     ZonePublic,
     ZonesPublic,
+    error_responses,
 )
 from features.kb import CHAIN_GROUPS, PARK_KINDS
 from store import orm
 
-router = APIRouter(prefix="/v1", tags=["知识库"])
+router = APIRouter(prefix="/v1", tags=["知识库"], responses=error_responses(422, 503))
 
 
 @router.get("/zones", response_model=ZonesPublic, summary="一核四区")
@@ -71,7 +72,12 @@ def list_chains(db: SessionDep) -> ChainsPublic:
     return ChainsPublic(data=[_chain_public(c) for c in chains], count=len(chains))
 
 
-@router.get("/chains/{chain_id}", response_model=ChainPublic, summary="一条产业链")
+@router.get(
+    "/chains/{chain_id}",
+    response_model=ChainPublic,
+    summary="一条产业链",
+    responses=error_responses(404),
+)
 def get_chain(chain_id: str, db: SessionDep) -> ChainPublic:
     chain = db.get(orm.Chain, chain_id, options=[selectinload(orm.Chain.segments)])
     if chain is None:
@@ -137,9 +143,13 @@ def list_parks(
             )
         )
     if q:
-        like = f"%{q}%"
+        # Literal text: % and _ typed by the caller are not LIKE wildcards ("%" matched every park).
         stmt = stmt.where(
-            or_(orm.Park.name.like(like), orm.Park.county.like(like), orm.Park.source.like(like))
+            or_(
+                orm.Park.name.contains(q, autoescape=True),
+                orm.Park.county.contains(q, autoescape=True),
+                orm.Park.source.contains(q, autoescape=True),
+            )
         )
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.scalars(
@@ -151,7 +161,12 @@ def list_parks(
     return ParksPublic(data=[park_public(p, state) for p in rows], count=total)
 
 
-@router.get("/parks/{park_id}", response_model=ParkPublic, summary="一个园区")
+@router.get(
+    "/parks/{park_id}",
+    response_model=ParkPublic,
+    summary="一个园区",
+    responses=error_responses(404),
+)
 def get_park(park_id: str, db: SessionDep, state: StateDep) -> ParkPublic:
     park = db.get(orm.Park, park_id, options=[selectinload(orm.Park.chains)])
     if park is None:

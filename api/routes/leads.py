@@ -26,7 +26,14 @@ from sqlalchemy.orm import Session
 from api.auth import BureauDep
 from api.deps import AppState, SessionDep, StateDep
 from api.errors import AppError, NotFound
-from api.schemas import ORIGIN_VALUES, ErrorPublic, Reason, ScoreBreakdown
+from api.schemas import (
+    MAX_OFFSET,
+    ORIGIN_VALUES,
+    ErrorPublic,
+    Reason,
+    ScoreBreakdown,
+    error_responses,
+)
 from features.enterprise import EnterpriseProfile
 from features.history import POSITIVE_KINDS
 from features.kb import Park
@@ -63,7 +70,7 @@ EXPORT_HEADERS = (
     "推荐理由",
 )
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorPublic, "description": "缺少或无效的招商部门令牌"},
+    **error_responses(401, 403, 503),
     404: {"model": ErrorPublic, "description": "园区不存在"},
     422: {"model": ErrorPublic, "description": "筛选条件有误，detail 指出字段"},
 }
@@ -312,7 +319,7 @@ ScaleQ = Annotated[
         description="规模（员工人数）：micro <20 | small <100 | medium <300 | large <1000 | xlarge"
     ),
 ]
-OffsetQ = Annotated[int, Query(ge=0, description="跳过的条数")]
+OffsetQ = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过的条数")]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import AppState, StateDep
 from api.errors import AppError
-from api.schemas import ErrorPublic, MatchRequest, MatchResponse
+from api.schemas import MatchRequest, MatchResponse, error_responses
 from features.enterprise import EnterpriseProfile
 from store.orm import MatchRequest as MatchAudit
 
@@ -77,7 +77,7 @@ def run_match(req: MatchRequest, state: AppState, channel: str) -> dict[str, Any
     "/match",
     response_model=MatchResponse,
     summary="为企业匹配园区、产业链和区域",
-    responses={422: {"model": ErrorPublic, "description": "输入有误，detail 指出字段和修改方法"}},
+    responses=error_responses(413, 422, 429),
 )
 def match(req: MatchRequest, state: StateDep) -> dict[str, Any]:
     return run_match(req, state, channel="api")

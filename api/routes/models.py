@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.auth import AdminDep, BureauDep
 from api.deps import DB_DOWN, StateDep
 from api.errors import AppError, NotFound, ServiceUnavailable
 from api.models_service import load_serving_matcher
+from api.schemas import error_responses
+from api.schemas_bureau import UtcDatetime
 from recommender.bundle import BundleError, load_bundle
 from store.orm import ModelVersion
 from store.registry import activate, list_versions, unpin_all
 
-router = APIRouter(prefix="/v1/models", tags=["模型"])
+router = APIRouter(prefix="/v1/models", tags=["模型"], responses=error_responses(401, 403, 503))
 
 
 class Conflict(AppError):
@@ -27,7 +28,7 @@ class Conflict(AppError):
 
 class ModelVersionPublic(BaseModel):
     version: str = Field(description="版本号")
-    created_at: datetime = Field(description="训练时间")
+    created_at: UtcDatetime = Field(description="训练时间（UTC）")
     status: str = Field(description="active 使用中 / candidate 候选 / retired 已退役")
     pinned: bool = Field(description="是否被管理员固定")
     serving: bool = Field(description="服务当前是否由此版本作答")
@@ -67,7 +68,7 @@ def get_models(state: StateDep, _: BureauDep) -> ModelVersionsPublic:
     try:
         with state.sessions() as s:
             rows = list_versions(s)
-    except SQLAlchemyError as exc:
+    except (OperationalError, InterfaceError) as exc:  # bad input (DataError) is a 422
         raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
     data = [
         ModelVersionPublic(
@@ -88,6 +89,7 @@ def get_models(state: StateDep, _: BureauDep) -> ModelVersionsPublic:
     response_model=TrainingJobPublic,
     status_code=status.HTTP_202_ACCEPTED,
     summary="在后台训练新版本（仅管理员）",
+    responses=error_responses(409, 413, 422),
 )
 def post_train(state: StateDep, _: AdminDep, req: TrainRequest | None = None) -> dict[str, Any]:
     job = state.trainer.start(force=bool(req and req.force))
@@ -97,7 +99,12 @@ def post_train(state: StateDep, _: AdminDep, req: TrainRequest | None = None) ->
     return job.public()
 
 
-@router.get("/train/{job_id}", response_model=TrainingJobPublic, summary="训练任务进度（仅管理员）")
+@router.get(
+    "/train/{job_id}",
+    response_model=TrainingJobPublic,
+    summary="训练任务进度（仅管理员）",
+    responses=error_responses(404),
+)
 def get_train(job_id: str, state: StateDep, _: AdminDep) -> dict[str, Any]:
     job = state.trainer.jobs.get(job_id)
     if job is None:
@@ -110,7 +117,7 @@ def _switch(state: StateDep, version: str, pin: bool | None) -> ModelVersionPubl
         with state.sessions() as s:
             mv = s.get(ModelVersion, version)
             path = mv.path if mv else None
-    except SQLAlchemyError as exc:
+    except (OperationalError, InterfaceError) as exc:  # bad input (DataError) is a 422
         raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
     if path is None:
         raise NotFound(f"模型版本 '{version}' 不存在，请用 GET /v1/models 查看")
@@ -137,13 +144,17 @@ def _switch(state: StateDep, version: str, pin: bool | None) -> ModelVersionPubl
     "/{version}/activate",
     response_model=ModelVersionPublic,
     summary="启用（回滚到）某一版本（仅管理员）",
+    responses=error_responses(404, 422),
 )
 def post_activate(version: str, state: StateDep, _: AdminDep) -> ModelVersionPublic:
     return _switch(state, version, pin=None)
 
 
 @router.post(
-    "/{version}/pin", response_model=ModelVersionPublic, summary="固定某一版本（仅管理员）"
+    "/{version}/pin",
+    response_model=ModelVersionPublic,
+    summary="固定某一版本（仅管理员）",
+    responses=error_responses(404, 422),
 )
 def post_pin(version: str, state: StateDep, _: AdminDep) -> ModelVersionPublic:
     return _switch(state, version, pin=True)

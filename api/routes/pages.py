@@ -25,6 +25,7 @@ from api.deps import AppState, StateDep
 from api.errors import FIELD_NAMES, AppError, describe_validation_error
 from api.routes.match import run_match
 from api.schemas import ORIGIN_VALUES, MatchRequest
+from api.security import CSRF_COOKIE, CsrfTokens, csrf_ok, csrf_tokens
 from features.kb import CATALOGUE, CHAIN_GROUPS, PARK_KINDS, KnowledgeBase, Park
 from store.enterprises import create_enterprise
 
@@ -94,9 +95,34 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    return templates().TemplateResponse(
-        request, name, context, status_code=status_code, headers=headers
+    """A page; its forms carry the CSRF token signed for this browser's cookie (set if missing)."""
+    nonce = request.cookies.get(CSRF_COOKIE)
+    fresh = None if CsrfTokens.valid_nonce(nonce) else CsrfTokens.new_nonce()
+    token = csrf_tokens(request).sign(fresh or nonce or "")
+    response = templates().TemplateResponse(
+        request, name, {**context, "csrf_token": token}, status_code=status_code, headers=headers
     )
+    if fresh:
+        # Lax, not Strict: a link from another site must not replace the cookie of open forms.
+        response.set_cookie(
+            CSRF_COOKIE,
+            fresh,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+def csrf_rejected(request: Request) -> HTMLResponse:
+    """403 for a form post without the token of this browser (forged, or the page is stale)."""
+    context = {
+        "title": "无法提交表单",
+        "message": "表单的安全校验未通过：页面可能已过期，或表单来自其他网站。"
+        "请回到原页面，刷新后重新填写提交。",
+    }
+    return render(request, "error.html", context, 403, NO_STORE)
 
 
 def not_found(request: Request, message: str) -> HTMLResponse:
@@ -123,6 +149,12 @@ class SelfCheckForm(BaseModel):
     consent: str = ""
 
 
+class SelfCheckPost(SelfCheckForm):
+    """The form as posted: the fields and the CSRF token."""
+
+    csrf_token: str = ""
+
+
 FormErrors = dict[str, list[str]]
 
 
@@ -134,8 +166,8 @@ def to_payload(form: SelfCheckForm) -> tuple[dict[str, Any], FormErrors]:
     """The MatchRequest payload: blanks dropped, products split, the R&D percent made a fraction."""
     payload: dict[str, Any] = {}
     errors: FormErrors = {}
-    for fld, raw in form.model_dump().items():
-        value = raw.strip()
+    for fld in SelfCheckForm.model_fields:
+        value = str(getattr(form, fld)).strip()
         if not value or fld == "consent":
             continue  # not given (a blank description is reported by MatchRequest as missing)
         if fld == "products":
@@ -203,9 +235,11 @@ def selfcheck_form(request: Request) -> HTMLResponse:
 
 @router.post("/", response_class=HTMLResponse)
 def selfcheck_submit(
-    request: Request, form: Annotated[SelfCheckForm, Form()], state: StateDep
+    request: Request, form: Annotated[SelfCheckPost, Form()], state: StateDep
 ) -> HTMLResponse:
-    values = form.model_dump()
+    if not csrf_ok(request, form.csrf_token):
+        return csrf_rejected(request)
+    values = form.model_dump(exclude={"csrf_token"})
     payload, errors = to_payload(form)
     try:
         req = MatchRequest.model_validate(payload)

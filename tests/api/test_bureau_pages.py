@@ -12,7 +12,7 @@ import pytest
 
 from api.auth import PAGE_COOKIE
 from features.kb import KnowledgeBase
-from tests.conftest import LiveServer
+from tests.conftest import CSRF_INPUT, LiveServer, post_form
 
 PARK = "cangzhou_canal_laser"
 
@@ -26,7 +26,7 @@ def browser(live_server: LiveServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def logged_in(browser: httpx.Client, bureau_token: str) -> httpx.Client:
-    r = browser.post("/bureau/login", data={"token": bureau_token, "next": "/bureau"})
+    r = post_form(browser, "/bureau/login", {"token": bureau_token, "next": "/bureau"})
     assert r.status_code == 303
     return browser
 
@@ -35,8 +35,15 @@ def test_login_sets_a_strict_http_only_cookie(browser: httpx.Client, bureau_toke
     form = browser.get("/bureau/login?next=/bureau/parks/x/leads")
     assert form.status_code == 200 and "招商部门登录" in form.text
     assert 'value="/bureau/parks/x/leads"' in form.text
+    token = CSRF_INPUT.search(form.text)
+    assert token
     r = browser.post(
-        "/bureau/login", data={"token": bureau_token, "next": f"/bureau/parks/{PARK}/leads"}
+        "/bureau/login",
+        data={
+            "token": bureau_token,
+            "next": f"/bureau/parks/{PARK}/leads",
+            "csrf_token": token.group(1),
+        },
     )
     assert r.status_code == 303
     assert r.headers["location"] == f"/bureau/parks/{PARK}/leads"
@@ -48,14 +55,16 @@ def test_login_sets_a_strict_http_only_cookie(browser: httpx.Client, bureau_toke
 
 
 def test_login_refuses_a_bad_token_without_echoing_it(browser: httpx.Client) -> None:
-    r = browser.post("/bureau/login", data={"token": "wrong-secret-123", "next": "/bureau"})
+    r = post_form(browser, "/bureau/login", {"token": "wrong-secret-123", "next": "/bureau"})
     assert r.status_code == 401
     assert "令牌无效" in r.text and "wrong-secret-123" not in r.text
     assert "set-cookie" not in r.headers
 
 
 def test_login_never_redirects_off_the_bureau(browser: httpx.Client, bureau_token: str) -> None:
-    r = browser.post("/bureau/login", data={"token": bureau_token, "next": "https://evil.example/"})
+    r = post_form(
+        browser, "/bureau/login", {"token": bureau_token, "next": "https://evil.example/"}
+    )
     assert r.headers["location"] == "/bureau"
 
 
@@ -132,7 +141,9 @@ def test_report_is_a_printable_page(logged_in: httpx.Client) -> None:
     )
     assert r.status_code == 200
     assert "园区匹配报告：某智能装备公司" in r.text
-    assert "@media print" in r.text and "size: A4" in r.text
+    css = logged_in.get("/static/bureau-report.css").text
+    assert 'href="/static/bureau-report.css"' in r.text
+    assert "@media print" in css and "size: A4" in css
     leads = logged_in.get(f"/bureau/parks/{PARK}/leads").text
     start = leads.index("/bureau/report?enterprise_id=") + len("/bureau/report?enterprise_id=")
     eid = leads[start : leads.index('"', start)]
@@ -145,6 +156,6 @@ def test_report_is_a_printable_page(logged_in: httpx.Client) -> None:
 
 
 def test_logout_clears_the_cookie(logged_in: httpx.Client) -> None:
-    r = logged_in.post("/bureau/logout")
+    r = post_form(logged_in, "/bureau/logout", {}, page="/bureau")
     assert r.status_code == 303 and r.headers["location"] == "/bureau/login"
     assert logged_in.get("/bureau").status_code == 303

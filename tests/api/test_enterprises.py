@@ -18,6 +18,7 @@ from sqlalchemy import select
 from api.settings import Settings
 from store import orm
 from store.db import get_sessionmaker
+from tests.conftest import post_form
 
 ROOT = Path(__file__).resolve().parents[2]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -410,7 +411,7 @@ def selfcheck(http: httpx.Client, marker: str, consent: bool) -> httpx.Response:
     }
     if consent:
         form["consent"] = "yes"
-    return http.post("/", data=form)
+    return post_form(http, "/", form)
 
 
 def audited(settings: Settings, html: str) -> bool:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from features.kb import KnowledgeBase
+from tests.conftest import post_form
 
 ROBOT = {
     "description": "主要从事工业机器人减速器、伺服电机的研发与生产，产品用于汽车焊接生产线",
@@ -60,7 +61,7 @@ def test_get_static_stylesheet_has_cjk_font(http: httpx.Client) -> None:
 
 
 def test_post_selfcheck_returns_ranking(http: httpx.Client) -> None:
-    r = http.post("/", data=ROBOT)
+    r = post_form(http, "/", ROBOT)
     assert r.status_code == 200, r.text[:2000]
     assert r.headers["cache-control"] == "no-store"
     html = r.text
@@ -89,7 +90,7 @@ def test_post_selfcheck_returns_ranking(http: httpx.Client) -> None:
 
 def test_post_selfcheck_high_energy_shows_warning_box(http: httpx.Client) -> None:
     data = {"description": "钢结构件和冲压件的加工制造", "energy_tce": "50000", "top_k": "3"}
-    r = http.post("/", data=data)
+    r = post_form(http, "/", data)
     assert r.status_code == 200
     assert '<section class="warnings"' in r.text
     assert r.text.index('class="warnings"') < r.text.index('id="h-parks"')
@@ -97,7 +98,7 @@ def test_post_selfcheck_high_energy_shows_warning_box(http: httpx.Client) -> Non
 
 def test_post_selfcheck_empty_description_is_422_and_keeps_values(http: httpx.Client) -> None:
     data = {**ROBOT, "description": "   "}
-    r = http.post("/", data=data)
+    r = post_form(http, "/", data)
     assert r.status_code == 422
     html = r.text
     assert "主营业务描述" in field_error(html, "description")
@@ -111,7 +112,7 @@ def test_post_selfcheck_empty_description_is_422_and_keeps_values(http: httpx.Cl
 
 
 def test_post_selfcheck_unknown_industry_code_is_422(http: httpx.Client) -> None:
-    r = http.post("/", data={**ROBOT, "industry_code": "C9999"})
+    r = post_form(http, "/", {**ROBOT, "industry_code": "C9999"})
     assert r.status_code == 422
     message = field_error(r.text, "industry_code")
     assert "行业代码" in message and "C9999" in message
@@ -133,7 +134,7 @@ def test_post_selfcheck_unknown_industry_code_is_422(http: httpx.Client) -> None
 def test_post_selfcheck_bad_field_names_it(
     http: httpx.Client, field: str, value: str, expected: str
 ) -> None:
-    r = http.post("/", data={**ROBOT, field: value})
+    r = post_form(http, "/", {**ROBOT, field: value})
     assert r.status_code == 422
     assert expected in field_error(r.text, field)
     assert "请修改以下 1 处后再提交" in r.text
@@ -141,7 +142,7 @@ def test_post_selfcheck_bad_field_names_it(
 
 def test_post_selfcheck_blank_numbers_mean_not_given(http: httpx.Client) -> None:
     blank = {k: "" for k in ROBOT}
-    r = http.post("/", data={**blank, "description": "生物疫苗和化学药制剂的研发生产"})
+    r = post_form(http, "/", {**blank, "description": "生物疫苗和化学药制剂的研发生产"})
     assert r.status_code == 200
     assert "生物医药产业" in r.text
 

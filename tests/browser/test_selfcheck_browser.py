@@ -50,6 +50,7 @@ def driver() -> Iterator[WebDriver]:
             f"--user-data-dir={profile}",
         ):
             options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP reports
         browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
         browser.set_page_load_timeout(60)
         try:
@@ -105,6 +106,14 @@ def test_selfcheck_submit_shows_ranking(driver: WebDriver, live_server: LiveServ
     assert (
         "高端装备产业" in driver.find_element(By.ID, "h-chains").find_element(By.XPATH, "..").text
     )
+
+    # The Content-Security-Policy blocked nothing the page needs (no inline style or script).
+    violations = [
+        e["message"] for e in driver.get_log("browser") if "Security Policy" in e["message"]
+    ]
+    assert not violations, violations
+    meter = driver.find_element(By.CSS_SELECTOR, "svg.meter rect")
+    assert meter.size["width"] > 0  # the fit bar is drawn without an inline style
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SCREENSHOTS / "selfcheck-result.png"))
