@@ -25,6 +25,7 @@ from api.schemas import Health
 from api.security import install_security
 from api.settings import Settings, get_settings
 from features.kb import load_kb
+from recommender.leads import LeadCache
 from store.db import get_sessionmaker
 
 log = logging.getLogger("investmatch")
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             admin_hash=admin_token_hash(settings),
         )
         log.info("knowledge base %s: %d parks; model %s", kb.digest, len(kb.parks), matcher.version)
+        app.state.lead_cache = LeadCache()
+        if settings.leads_warm:
+            leads_routes.warm(app.state.app, app.state.lead_cache)
         yield
 
     app = FastAPI(

@@ -42,7 +42,9 @@ def load_serving_matcher(kb: KnowledgeBase, sessions: sessionmaker[Session]) -> 
     try:
         with sessions() as session:
             first = active_version(session)
-            others = [m for m in list_versions(session) if first is None or m.version != first.version]
+            others = [
+                m for m in list_versions(session) if first is None or m.version != first.version
+            ]
             candidates = [(m.version, m.path) for m in ([first] if first else []) + others]
     except SQLAlchemyError as exc:
         log.warning("model registry unavailable (%s); serving content and policy scores only", exc)

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     train_epochs: int = 30
     history_enterprises: int = 20_000
     train_threads: int = 2
+    leads_warm: bool = Field(
+        default=True,
+        description="score the whole enterprise pool in the background at start, so that the "
+        "first leads request does not wait for it",
+    )
     rate_limit_per_minute: int = Field(
         default=60,
         ge=0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.auth import BureauDep
@@ -52,6 +54,7 @@ from recommender.leads import (
 )
 from store.orm import Enterprise, Interaction
 
+log = logging.getLogger("investmatch")
 router = APIRouter(prefix="/v1", tags=["招商线索"])
 
 MAX_LIMIT = 200
@@ -255,11 +258,16 @@ def park_view(state: AppState, session: Session, cache: LeadCache, park_id: str)
 
 
 def warm(state: AppState, cache: LeadCache) -> None:
-    """Score the whole pool in the background (after login), so the first leads page is quick."""
+    """Score the whole pool in the background (at start and after a bureau login), so that the
+    first leads page does not wait for it."""
 
     def run() -> None:
-        with state.sessions() as session:
-            items = load_enterprises(session)
+        try:
+            with state.sessions() as session:
+                items = load_enterprises(session)
+        except SQLAlchemyError as exc:  # no database now: the first request will score instead
+            log.warning("leads cache not warmed: %s", exc.__class__.__name__)
+            return
         cache.vectors(state.holder.matcher, items)
 
     threading.Thread(target=run, name="leads-warm", daemon=True).start()
