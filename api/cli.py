@@ -153,9 +153,22 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("setup", help="migrate the database, load the KB, train a model if none")
     sub.add_parser("serve", help="serve HTTP on $HOST:$PORT")
     sub.add_parser("load-kb", help="load data/kb into the database (idempotent)")
-    sub.add_parser(
-        "train", help="train a new model version on the database's history and activate it"
+    tr = sub.add_parser(
+        "train", help="train a new version; it serves only if not worse than the current"
     )
+    tr.add_argument(
+        "--force", action="store_true", help="activate the new version whatever its scores"
+    )
+    tok = sub.add_parser(
+        "create-token", help="create a bureau or admin bearer token and print it once"
+    )
+    tok.add_argument("--name", required=True)
+    tok.add_argument("--role", choices=["bureau", "admin"], default="bureau")
+    imp = sub.add_parser(
+        "import-history", help="import enterprises.csv and interactions.csv (all or nothing)"
+    )
+    imp.add_argument("--enterprises", required=True)
+    imp.add_argument("--interactions", required=True)
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.cmd == "create-token":
