@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -359,9 +359,13 @@ def ranked(
 
 
 def filters_of(
-    chain_id: str | None, segment_id: str | None, origin: str | None, scale: str | None
+    chain_id: ChainQ = None, segment_id: SegmentQ = None, origin: OriginQ = None, scale: ScaleQ = None
 ) -> LeadFilters:
+    """The lead filters of a query string (also a FastAPI dependency, shared by every leads route)."""
     return LeadFilters(blank(chain_id), blank(segment_id), blank(origin), blank(scale))
+
+
+FiltersDep = Annotated[LeadFilters, Depends(filters_of)]
 
 
 # -- routes ---------------------------------------------------------------------------------------
@@ -377,10 +381,7 @@ def leads(
     state: StateDep,
     session: SessionDep,
     _: BureauDep,
-    chain_id: ChainQ = None,
-    segment_id: SegmentQ = None,
-    origin: OriginQ = None,
-    scale: ScaleQ = None,
+    filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数，1–200")] = 20,
     offset: OffsetQ = 0,
 ) -> dict[str, Any]:
@@ -389,7 +390,7 @@ def leads(
         session,
         lead_cache(request),
         park_id,
-        filters_of(chain_id, segment_id, origin, scale),
+        filters,
         limit,
         offset,
     )
@@ -481,10 +482,7 @@ def leads_csv(
     state: StateDep,
     session: SessionDep,
     _: BureauDep,
-    chain_id: ChainQ = None,
-    segment_id: SegmentQ = None,
-    origin: OriginQ = None,
-    scale: ScaleQ = None,
+    filters: FiltersDep,
     limit: ExportLimit = 1000,
     offset: OffsetQ = 0,
 ) -> Response:
@@ -493,7 +491,7 @@ def leads_csv(
         session,
         lead_cache(request),
         park_id,
-        filters_of(chain_id, segment_id, origin, scale),
+        filters,
         limit,
         offset,
     )
@@ -531,10 +529,7 @@ def leads_xlsx(
     state: StateDep,
     session: SessionDep,
     _: BureauDep,
-    chain_id: ChainQ = None,
-    segment_id: SegmentQ = None,
-    origin: OriginQ = None,
-    scale: ScaleQ = None,
+    filters: FiltersDep,
     limit: ExportLimit = 1000,
     offset: OffsetQ = 0,
 ) -> Response:
@@ -543,7 +538,7 @@ def leads_xlsx(
         session,
         lead_cache(request),
         park_id,
-        filters_of(chain_id, segment_id, origin, scale),
+        filters,
         limit,
         offset,
     )
