@@ -14,7 +14,9 @@ from features.text import SegmentTextFeaturizer, TextMatch, normalize
 # A park that names a chain but no segment serves every segment of it, less specifically.
 CHAIN_ONLY_WEIGHT = 0.75
 CODE_PRIOR = 0.35  # how much a GB/T code that names a segment lifts it
-KEYWORD_BONUS = 0.15  # per park product word found in the text (e.g. 羊绒 for 清河羊绒)
+KEYWORD_BONUS = (
+    0.15  # per park product word found in the text (at most two), e.g. 羊绒 for 清河羊绒
+)
 ZONE_FOCUS_WEIGHT = 0.1
 
 
@@ -25,7 +27,10 @@ class ContentSignals:
     text: TextMatch
     segment_scores: np.ndarray  # (n_segments,) text fit lifted by the code prior
     chain_scores: np.ndarray  # (n_chains,)
-    park_scores: np.ndarray  # (n_parks,) in [0, 1]
+    park_scores: np.ndarray  # (n_parks,) segment and zone fit, in [0, 1]
+    # (n_parks,) a policy-named park's own product words found in the text (e.g. 羊绒 for 清河羊绒):
+    # added outside the content weight, so that the learned part cannot drown a named cluster's match
+    park_bonus: np.ndarray
     park_best_segment: np.ndarray  # (n_parks,) index of the segment that gave the park its fit
     park_keywords: dict[int, list[str]]  # park index → its product words found in the text
     zone_fit: np.ndarray  # (n_zones,)
@@ -75,6 +80,7 @@ class ContentScorer:
                     kw_parks.setdefault(k, []).append(pi)
         self.park_segment = m
         self.park_zone = np.array([self.zone_ids.index(p.zone_id) for p in parks])
+        self.park_named = np.array([p.named_by_policy for p in parks], dtype=bool)
         self.kw_parks = kw_parks
         self._kw_pattern = (
             re.compile("|".join(re.escape(k) for k in sorted(kw_parks, key=len, reverse=True)))
@@ -121,12 +127,19 @@ class ContentScorer:
         for pi, words in kw_hits.items():
             bonus[pi] = min(2, len(words)) * KEYWORD_BONUS
         zone_fit = (self.zone_focus * seg[None, :]).max(axis=1)
-        park_scores = np.clip(fit + bonus + ZONE_FOCUS_WEIGHT * zone_fit[self.park_zone], 0, 1)
+        # A policy-named base or cluster's own product words (羊绒 for 清河羊绒) are the policy's
+        # words for what it should host: they count outside the content weight. A catalogue zone's
+        # 主导产业 words (汽车, 钢铁) are broad and stay inside the 0–1 fit.
+        park_scores = np.clip(
+            fit + ZONE_FOCUS_WEIGHT * zone_fit[self.park_zone] + bonus * ~self.park_named, 0, 1
+        )
+        bonus = bonus * self.park_named
         return ContentSignals(
             text=tm,
             segment_scores=seg,
             chain_scores=chain_scores,
             park_scores=park_scores,
+            park_bonus=bonus,
             park_best_segment=best,
             park_keywords=kw_hits,
             zone_fit=zone_fit,

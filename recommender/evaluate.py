@@ -150,7 +150,7 @@ def _content_arrays(
     content: ContentScorer, profs: list
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sigs = [content.score(p) for p in profs]
-    park = np.vstack([s.park_scores for s in sigs])
+    park = np.vstack([s.park_scores + s.park_bonus for s in sigs])
     zone = np.vstack([s.zone_fit[content.park_zone] for s in sigs])
     return park, zone, np.array([0])
 
@@ -246,7 +246,9 @@ def evaluate_split(
         m = ranking_metrics(np.where(excluded, -1e9, final), val_rel)
         grid.append({"alpha": alpha, "ndcg@10": m["ndcg@10"]})
     best = max(grid, key=lambda g: g["ndcg@10"])
-    weights = HybridWeights(content=round(1 - best["alpha"], 6), collaborative=best["alpha"], policy=1.0)
+    weights = HybridWeights(
+        content=round(1 - best["alpha"], 6), collaborative=best["alpha"], policy=1.0
+    )
     log(f"[{split.name}] validation grid: {time.perf_counter() - t0:.1f}s, best {best}")
     t0 = time.perf_counter()
     hybrid = train_matcher(

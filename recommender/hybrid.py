@@ -38,11 +38,11 @@ BUCKET_NAMES = {
 @dataclass(frozen=True)
 class HybridWeights:
     """score = content·fit + collaborative·learned + policy·rules. Content and collaborative are
-    (1 − α, α) with α = 0.7 chosen on validation enterprises by `make eval` (cold-start split);
+    (1 − α, α) with α = 0.8 chosen on validation enterprises by `make eval` (both splits);
     the policy part keeps weight 1 so that each rule's own weight means what rules.yaml says."""
 
-    content: float = 0.3
-    collaborative: float = 0.7
+    content: float = 0.2
+    collaborative: float = 0.8
     policy: float = 1.0
 
 
@@ -168,7 +168,7 @@ class Matcher:
             )
             collab = _squash(raw)
         w = self.weights
-        content = w.content * signals.park_scores
+        content = w.content * signals.park_scores + signals.park_bonus
         collaborative = w.collaborative * collab
         policy = w.policy * outcome.adjustment if use_policy else np.zeros(n)
         final = content + collaborative + policy

@@ -262,6 +262,7 @@ class PoolScorer:
         self.park_ids = [p.park_id for p in matcher.parks]
         self.park_segment = content.park_segment.astype(np.float32)
         self.park_zone = content.park_zone
+        self.park_named = content.park_named
         self.zone_focus = content.zone_focus
         self.seg_chain = content.seg_chain
         self.n_chains = len(content.chain_ids)
@@ -496,10 +497,11 @@ class PoolScorer:
         fit = (index.segment[:, nz] * ps[nz]).max(axis=1) if len(nz) else np.zeros(n, np.float32)
         hits = index.keyword_hits @ self.keyword_parks[:, park].toarray().ravel()
         zone = index.zone_fit[:, self.park_zone[park]]
-        content = w.content * np.clip(
-            fit.astype(np.float64) + np.minimum(2, hits) * KEYWORD_BONUS + ZONE_FOCUS_WEIGHT * zone,
-            0,
-            1,
+        bonus = np.minimum(2, hits) * KEYWORD_BONUS
+        named = bool(self.park_named[park])  # see ContentScorer.score: outside the weight if named
+        inside = ZONE_FOCUS_WEIGHT * zone + (0.0 if named else bonus)
+        content = w.content * np.clip(fit.astype(np.float64) + inside, 0, 1) + (
+            bonus if named else 0.0
         )
         if self.collab is not None and index.latent is not None:
             raw = index.latent @ self.item_repr[park].astype(np.float32) + self.item_bias[park]
@@ -534,13 +536,10 @@ class PoolScorer:
             fit = (seg[:, None, :] * self.park_segment[None, :, :]).max(axis=2)
             hits = (index.keyword_hits[r] @ self.keyword_parks).toarray()
             zone = index.zone_fit[r][:, self.park_zone]
-            content = w.content * np.clip(
-                fit.astype(np.float64)
-                + np.minimum(2, hits) * KEYWORD_BONUS
-                + ZONE_FOCUS_WEIGHT * zone,
-                0,
-                1,
-            )
+            bonus = np.minimum(2, hits) * KEYWORD_BONUS
+            named = self.park_named[None, :]
+            inside = ZONE_FOCUS_WEIGHT * zone + bonus * ~named
+            content = w.content * np.clip(fit.astype(np.float64) + inside, 0, 1) + bonus * named
             if self.collab is not None and index.latent is not None:
                 raw = index.latent[r].astype(np.float64) @ self.item_repr.T + self.item_bias
                 collab = w.collaborative * _squash_rows(

@@ -7,19 +7,14 @@ so a lead's score is the park's score in that enterprise's `/v1/match` answer.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +23,7 @@ from sqlalchemy.orm import Session
 from api.auth import BureauDep
 from api.deps import AppState, SessionDep, StateDep
 from api.errors import AppError, NotFound
+from api.exports import XLSX, table_response
 from api.schemas import (
     MAX_OFFSET,
     ORIGIN_VALUES,
@@ -359,7 +355,10 @@ def ranked(
 
 
 def filters_of(
-    chain_id: ChainQ = None, segment_id: SegmentQ = None, origin: OriginQ = None, scale: ScaleQ = None
+    chain_id: ChainQ = None,
+    segment_id: SegmentQ = None,
+    origin: OriginQ = None,
+    scale: ScaleQ = None,
 ) -> LeadFilters:
     """The lead filters of a query string (also a FastAPI dependency, shared by every leads route)."""
     return LeadFilters(blank(chain_id), blank(segment_id), blank(origin), blank(scale))
@@ -431,13 +430,6 @@ def gaps(
 
 
 # -- exports --------------------------------------------------------------------------------------
-def safe_cell(v: Any) -> Any:
-    """Text a spreadsheet must not run as a formula (names and reasons come from enterprises)."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
-
-
 def export_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
     rows = []
     for e in entries:
@@ -457,14 +449,7 @@ def export_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
                 "\n".join(r["text"] for r in e["reasons"]),
             ]
         )
-    return [[safe_cell(v) for v in row] for row in rows]
-
-
-def disposition(park: Park, ext: str) -> str:
-    """An ASCII filename for old clients and the park's Chinese name for the rest (RFC 6266)."""
-    ascii_name = f"leads-{park.park_id}.{ext}"
-    utf8_name = quote(f"招商线索-{park.name}.{ext}")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{utf8_name}"
+    return rows
 
 
 ExportLimit = Annotated[int, Query(ge=1, le=MAX_EXPORT, description="导出条数，1–5000")]
@@ -499,21 +484,23 @@ def leads_csv(
 
 
 def csv_response(r: RankedLeads) -> Response:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(EXPORT_HEADERS)
-    writer.writerows(export_rows(r.entries))
-    return Response(
-        ("\ufeff" + buf.getvalue()).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": disposition(r.view.park, "csv"),
-            "Cache-Control": "no-store",
-        },
+    return export_response(r, "csv")
+
+
+def export_response(r: RankedLeads, fmt: str) -> Response:
+    park = r.view.park
+    return table_response(
+        fmt,
+        EXPORT_HEADERS,
+        export_rows(r.entries),
+        ascii_name=f"leads-{park.park_id}",
+        chinese_name=f"招商线索-{park.name}",
+        sheet="招商线索",
+        widths=COLUMN_WIDTHS,
+        wrap_columns=(11,),
     )
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMN_WIDTHS = (14, 28, 10, 10, 10, 10, 10, 10, 30, 10, 80)
 
 
@@ -546,26 +533,4 @@ def leads_xlsx(
 
 
 def xlsx_response(r: RankedLeads) -> Response:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "招商线索"
-    ws.append(list(EXPORT_HEADERS))
-    for header in ws[1]:
-        header.font = Font(bold=True)
-    for row in export_rows(r.entries):
-        ws.append(row)
-    for i, width in enumerate(COLUMN_WIDTHS):
-        ws.column_dimensions[chr(ord("A") + i)].width = width
-    for (reasons,) in ws.iter_rows(min_row=2, min_col=11, max_col=11):
-        reasons.alignment = Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = "A2"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return Response(
-        buf.getvalue(),
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": disposition(r.view.park, "xlsx"),
-            "Cache-Control": "no-store",
-        },
-    )
+    return export_response(r, "xlsx")
