@@ -386,7 +386,8 @@ def test_import_larger_than_the_json_body_limit_is_accepted(bureau: httpx.Client
     """A 4,000-row file (~400 KB) passes: the import has its own 5 MB allowance."""
     tag = uuid.uuid4().hex[:8]
     lines = ["enterprise_id,name,description,origin"] + [
-        f"{tag}-{i},批量企业{i},主要从事精密铸件、紧固件和汽车冲压件的生产与销售，产品配套汽车整车厂,河北" for i in range(4000)
+        f"{tag}-{i},批量企业{i},主要从事精密铸件、紧固件和汽车冲压件的生产与销售，产品配套汽车整车厂,河北"
+        for i in range(4000)
     ]
     data = ("\n".join(lines) + "\n").encode("utf-8")
     assert len(data) > 300 * 1024

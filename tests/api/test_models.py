@@ -134,7 +134,9 @@ def test_bundle_path_is_not_exposed(admin: httpx.Client) -> None:
     )
 
 
-def test_startup_refuses_a_broken_bundle_and_serves_the_previous_version(trained_settings: Settings, kb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_startup_refuses_a_broken_bundle_and_serves_the_previous_version(
+    trained_settings: Settings, kb, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """The active bundle is truncated, then missing, then from another library version: each time
     the service starts on the newest earlier version that loads, and says why in the log."""
     import json
@@ -157,9 +159,19 @@ def test_startup_refuses_a_broken_bundle_and_serves_the_previous_version(trained
     (bad_dir / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
     sessions = get_sessionmaker(url)
     with sessions.begin() as s:
-        register(s, good.version, good.path, metrics={}, data_hash="g", kb_digest=kb.digest, activate=True)
+        register(
+            s,
+            good.version,
+            good.path,
+            metrics={},
+            data_hash="g",
+            kb_digest=kb.digest,
+            activate=True,
+        )
     with sessions.begin() as s:
-        register(s, "bad", str(bad_dir), metrics={}, data_hash="b", kb_digest=kb.digest, activate=True)
+        register(
+            s, "bad", str(bad_dir), metrics={}, data_hash="b", kb_digest=kb.digest, activate=True
+        )
     pkl = bad_dir / "model.pkl"
     pkl.write_bytes(pkl.read_bytes()[:1000])
     assert load_serving_matcher(kb, sessions).version == good.version

@@ -23,14 +23,20 @@ def _create(bureau: httpx.Client) -> int:
     return int(r.json()["id"])
 
 
-def test_match_report_csv_has_chinese_headers_and_the_match_ranking(bureau: httpx.Client, http: httpx.Client) -> None:
+def test_match_report_csv_has_chinese_headers_and_the_match_ranking(
+    bureau: httpx.Client, http: httpx.Client
+) -> None:
     eid = _create(bureau)
     r = bureau.get(f"/v1/enterprises/{eid}/match-report.csv", params={"top_k": 10})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
     assert r.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["排名", "园区编号", "园区名称"] and "推荐理由" in rows[0] and "政策依据" in rows[0]
+    assert (
+        rows[0][:3] == ["排名", "园区编号", "园区名称"]
+        and "推荐理由" in rows[0]
+        and "政策依据" in rows[0]
+    )
     assert len(rows) == 11 and [row[0] for row in rows[1:]] == [str(i) for i in range(1, 11)]
     same = http.post("/v1/match", json={**FIRM, "top_k": 10}).json()
     assert [row[1] for row in rows[1:]] == [p["park_id"] for p in same["parks"]]

@@ -19,7 +19,9 @@ from tests.conftest import ADMIN_TOKEN, LiveServer, _postgres_schema_url
 from tests.faults.proxy import CuttableProxy
 
 BASE = os.environ.get("TEST_DATABASE_URL")
-pytestmark = pytest.mark.skipif(not BASE, reason="needs PostgreSQL: set TEST_DATABASE_URL (.ci/run does)")
+pytestmark = pytest.mark.skipif(
+    not BASE, reason="needs PostgreSQL: set TEST_DATABASE_URL (.ci/run does)"
+)
 ASK = {"description": "生产高效光伏电池组件和逆变器", "origin": "天津"}
 
 
@@ -33,7 +35,9 @@ def _wait_for(client: httpx.Client, status: str, timeout: float = 20) -> dict:  
     raise AssertionError(f"/healthz never said {status}")
 
 
-def test_database_outage_and_recovery(trained_settings: Settings, kb: KnowledgeBase, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_database_outage_and_recovery(
+    trained_settings: Settings, kb: KnowledgeBase, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     assert BASE
     target = make_url(BASE)
     proxy = CuttableProxy(target.host or "127.0.0.1", target.port or 5432).start()
@@ -47,8 +51,15 @@ def test_database_outage_and_recovery(trained_settings: Settings, kb: KnowledgeB
             trained = active_version(s)
         assert trained is not None
         with get_sessionmaker(url).begin() as s:
-            register(s, trained.version, trained.path, metrics=trained.metrics, data_hash="t",
-                     kb_digest=kb.digest, activate=True)
+            register(
+                s,
+                trained.version,
+                trained.path,
+                metrics=trained.metrics,
+                data_hash="t",
+                kb_digest=kb.digest,
+                activate=True,
+            )
         settings = Settings(database_url=url, var_dir=tmp_path, admin_token=ADMIN_TOKEN)
         with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as c:
             assert _wait_for(c, "ok")["model_version"] == trained.version
@@ -60,7 +71,11 @@ def test_database_outage_and_recovery(trained_settings: Settings, kb: KnowledgeB
             assert answer.json()["model_version"] == trained.version
             health = c.get("/healthz")
             assert health.status_code == 200
-            assert health.json() == {**health.json(), "status": "degraded", "database": "unavailable"}
+            assert health.json() == {
+                **health.json(),
+                "status": "degraded",
+                "database": "unavailable",
+            }
             parks = c.get("/v1/parks")
             assert parks.status_code == 503 and "数据库暂时不可用" in parks.json()["detail"]
             admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -70,7 +85,9 @@ def test_database_outage_and_recovery(trained_settings: Settings, kb: KnowledgeB
             proxy.restore()
             _wait_for(c, "ok")
             assert c.get("/v1/parks", params={"limit": 1}).status_code == 200
-            assert c.post(f"/v1/models/{trained.version}/activate", headers=admin).status_code == 200
+            assert (
+                c.post(f"/v1/models/{trained.version}/activate", headers=admin).status_code == 200
+            )
     finally:
         if proxy._server is None:
             proxy.restore()

@@ -18,7 +18,13 @@ def text(kb: KnowledgeBase) -> SegmentTextFeaturizer:
 
 @pytest.mark.parametrize(
     "sample",
-    ["主要从事工业机器人减速器、伺服电机的研发与生产", "羊绒纱线；羊绒衫", "", "ABC ｄｅｆ 123", "钢铁冶炼，生产汽车板" * 20],
+    [
+        "主要从事工业机器人减速器、伺服电机的研发与生产",
+        "羊绒纱线；羊绒衫",
+        "",
+        "ABC ｄｅｆ 123",
+        "钢铁冶炼，生产汽车板" * 20,
+    ],
 )
 def test_cosines_equal_sklearn_transform(text: SegmentTextFeaturizer, sample: str) -> None:
     ours = text._cosines(normalize(sample))
@@ -35,4 +41,6 @@ def test_longest_policy_term_wins(text: SegmentTextFeaturizer) -> None:
 def test_pickle_round_trip_scores_the_same(text: SegmentTextFeaturizer) -> None:
     again = pickle.loads(pickle.dumps(text))
     sample = "生产高效光伏电池组件和逆变器"
-    np.testing.assert_array_equal(again.transform_one(sample).scores, text.transform_one(sample).scores)
+    np.testing.assert_array_equal(
+        again.transform_one(sample).scores, text.transform_one(sample).scores
+    )
