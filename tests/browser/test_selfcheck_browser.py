@@ -4,11 +4,13 @@ the server-side validation message; screenshots go to reports/screenshots/."""
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -31,6 +33,19 @@ pytestmark = [
 ]
 
 
+def start_chromium(options: Options, attempts: int = 3) -> WebDriver:
+    """Start Chromium under chromedriver. Only the start is retried: a browser's first launch on a
+    new machine (building its font cache) can outlast chromedriver's start-up wait."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        except WebDriverException:
+            if attempt == attempts:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="module")
 def driver() -> Iterator[WebDriver]:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
@@ -51,7 +66,7 @@ def driver() -> Iterator[WebDriver]:
         ):
             options.add_argument(arg)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP reports
-        browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        browser = start_chromium(options)
         browser.set_page_load_timeout(60)
         try:
             yield browser
