@@ -193,12 +193,8 @@ def validate_history(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Clean frames, or `HistoryError` with every problem found in either file."""
     ent, errors = validate_enterprises(enterprises, industry_codes)
-    ids = (
-        set(ent["enterprise_id"]) | set(known_enterprise_ids)
-        if not errors
-        else set(str(x).strip() for x in enterprises.get("enterprise_id", []))
-        | set(known_enterprise_ids)
-    )
+    # The raw ids, so that interactions are checked even when some enterprise rows are bad.
+    ids = {str(x).strip() for x in enterprises.get("enterprise_id", [])} | set(known_enterprise_ids)
     inter, more = validate_interactions(interactions, ids, set(park_ids))
     errors += more
     if errors:
