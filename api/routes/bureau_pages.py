@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -350,13 +350,14 @@ def _export(
         )
     except AppError as exc:
         return error_page(request, "无法导出", exc.detail, exc.status_code)
-    return api_leads.csv_response(r) if kind == "csv" else api_leads.xlsx_response(r)
+    return api_leads.export_response(r, kind)
 
 
-@router.get("/bureau/parks/{park_id}/leads.csv", response_model=None)
-def leads_csv_page(
+@router.get("/bureau/parks/{park_id}/leads.{fmt}", response_model=None)
+def leads_export_page(
     request: Request,
     park_id: str,
+    fmt: Literal["csv", "xlsx"],
     state: StateDep,
     session: SessionDep,
     _: BureauPageDep,
@@ -366,23 +367,7 @@ def leads_csv_page(
     scale: str | None = None,
 ) -> Response:
     filters = api_leads.filters_of(chain_id, segment_id, origin, scale)
-    return _export(request, state, session, park_id, filters, "csv")
-
-
-@router.get("/bureau/parks/{park_id}/leads.xlsx", response_model=None)
-def leads_xlsx_page(
-    request: Request,
-    park_id: str,
-    state: StateDep,
-    session: SessionDep,
-    _: BureauPageDep,
-    chain_id: str | None = None,
-    segment_id: str | None = None,
-    origin: str | None = None,
-    scale: str | None = None,
-) -> Response:
-    filters = api_leads.filters_of(chain_id, segment_id, origin, scale)
-    return _export(request, state, session, park_id, filters, "xlsx")
+    return _export(request, state, session, park_id, filters, fmt)
 
 
 # -- the printable match report -------------------------------------------------------------------

@@ -11,9 +11,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -456,13 +456,14 @@ ExportLimit = Annotated[int, Query(ge=1, le=MAX_EXPORT, description="导出条�
 
 
 @router.get(
-    "/parks/{park_id}/leads.csv",
-    summary="导出园区招商线索（CSV，UTF-8 带 BOM，Excel 可直接打开）",
-    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    "/parks/{park_id}/leads.{fmt}",
+    summary="导出园区招商线索（csv：UTF-8 带 BOM，Excel 可直接打开；xlsx：Excel 工作簿）",
+    responses={**ERRORS, 200: {"content": {"text/csv": {}, XLSX: {}}}},
     response_class=Response,
 )
-def leads_csv(
+def leads_export(
     park_id: str,
+    fmt: Annotated[Literal["csv", "xlsx"], Path(description="导出格式：csv 或 xlsx")],
     request: Request,
     state: StateDep,
     session: SessionDep,
@@ -471,23 +472,15 @@ def leads_csv(
     limit: ExportLimit = 1000,
     offset: OffsetQ = 0,
 ) -> Response:
-    r = ranked(
-        state,
-        session,
-        lead_cache(request),
-        park_id,
-        filters,
-        limit,
-        offset,
-    )
-    return csv_response(r)
+    r = ranked(state, session, lead_cache(request), park_id, filters, limit, offset)
+    return export_response(r, fmt)
 
 
-def csv_response(r: RankedLeads) -> Response:
-    return export_response(r, "csv")
+COLUMN_WIDTHS = (14, 28, 10, 10, 10, 10, 10, 10, 30, 10, 80)
 
 
 def export_response(r: RankedLeads, fmt: str) -> Response:
+    """The leads of `r` as a CSV or XLSX download with Chinese headers."""
     park = r.view.park
     return table_response(
         fmt,
@@ -499,38 +492,3 @@ def export_response(r: RankedLeads, fmt: str) -> Response:
         widths=COLUMN_WIDTHS,
         wrap_columns=(11,),
     )
-
-
-COLUMN_WIDTHS = (14, 28, 10, 10, 10, 10, 10, 10, 30, 10, 80)
-
-
-@router.get(
-    "/parks/{park_id}/leads.xlsx",
-    summary="导出园区招商线索（Excel .xlsx）",
-    responses={**ERRORS, 200: {"content": {XLSX: {}}}},
-    response_class=Response,
-)
-def leads_xlsx(
-    park_id: str,
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    _: BureauDep,
-    filters: FiltersDep,
-    limit: ExportLimit = 1000,
-    offset: OffsetQ = 0,
-) -> Response:
-    r = ranked(
-        state,
-        session,
-        lead_cache(request),
-        park_id,
-        filters,
-        limit,
-        offset,
-    )
-    return xlsx_response(r)
-
-
-def xlsx_response(r: RankedLeads) -> Response:
-    return export_response(r, "xlsx")

@@ -270,3 +270,8 @@ def test_leads_export_as_csv_and_xlsx_with_chinese_headers(bureau: httpx.Client)
     assert values[1][0] == api["data"][0]["enterprise_id"]
     assert values[1][4] == api["data"][0]["score"]
     assert values[1][10]  # the reasons
+
+
+def test_leads_export_refuses_an_unknown_format(bureau: httpx.Client) -> None:
+    r = bureau.get(f"/v1/parks/{CHAIN_PARK}/leads.pdf")
+    assert r.status_code == 422 and "csv" in r.json()["detail"]
