@@ -125,29 +125,28 @@ ORIGIN_VALUES = ("北京", "天津", "河北", "其他省份", "境外")
 Origin = Literal["北京", "天津", "河北", "其他省份", "境外"]
 
 
+# The example enterprise of the OpenAPI documents (the match request, the pool record).
+ENTERPRISE_EXAMPLE: dict[str, Any] = {
+    "description": "主要从事工业机器人减速器、伺服电机的研发与生产，产品用于汽车焊接生产线",
+    "name": "某某智能装备有限公司",
+    "industry_code": "C3491",
+    "products": ["RV减速器", "伺服电机"],
+    "employees": 320,
+    "annual_revenue_wan": 45000,
+    "investment_wan": 30000,
+    "rd_intensity": 0.06,
+    "energy_tce": 1800,
+    "land_mu": 80,
+    "origin": "北京",
+}
+
+
 class MatchRequest(BaseModel):
     """An enterprise's self-description; only `description` is required."""
 
     model_config = ConfigDict(
         str_strip_whitespace=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "description": "主要从事工业机器人减速器、伺服电机的研发与生产，产品用于汽车焊接生产线",
-                    "name": "某某智能装备有限公司",
-                    "industry_code": "C3491",
-                    "products": ["RV减速器", "伺服电机"],
-                    "employees": 320,
-                    "annual_revenue_wan": 45000,
-                    "investment_wan": 30000,
-                    "rd_intensity": 0.06,
-                    "energy_tce": 1800,
-                    "land_mu": 80,
-                    "origin": "北京",
-                    "top_k": 10,
-                }
-            ]
-        },
+        json_schema_extra={"examples": [{**ENTERPRISE_EXAMPLE, "top_k": 10}]},
     )
 
     description: str = Field(

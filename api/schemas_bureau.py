@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from api.schemas import MAX_ID, MatchRequest
+from api.schemas import ENTERPRISE_EXAMPLE, MAX_ID, MatchRequest
 from store.enterprises import as_utc
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -29,24 +29,7 @@ class EnterpriseCreate(MatchRequest):
 
     model_config = ConfigDict(
         str_strip_whitespace=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "external_id": "SJZ-2024-0001",
-                    "description": "主要从事工业机器人减速器、伺服电机的研发与生产，产品用于汽车焊接生产线",
-                    "name": "某某智能装备有限公司",
-                    "industry_code": "C3491",
-                    "products": ["RV减速器", "伺服电机"],
-                    "employees": 320,
-                    "annual_revenue_wan": 45000,
-                    "investment_wan": 30000,
-                    "rd_intensity": 0.06,
-                    "energy_tce": 1800,
-                    "land_mu": 80,
-                    "origin": "北京",
-                }
-            ]
-        },
+        json_schema_extra={"examples": [{"external_id": "SJZ-2024-0001", **ENTERPRISE_EXAMPLE}]},
     )
 
     external_id: str | None = Field(
