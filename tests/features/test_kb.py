@@ -112,7 +112,12 @@ def test_catalogue_zones_are_all_present_once(kb: KnowledgeBase) -> None:
     linked = [p for p in kb.parks if p.devzone_code]
     assert len(catalogue) + len(linked) == 153
     assert len({p.devzone_code for p in linked}) == len(linked)
-    assert all(p.chains or not p.leading_industries or True for p in catalogue)
+    # Every catalogue zone carries the chains its 主导产业 map to (industry_terms.yaml).
+    terms = yaml.safe_load((DATA_DIR / "kb" / "industry_terms.yaml").read_text(encoding="utf-8"))
+    for p in catalogue:
+        mapped = {r["chain_id"] for item in p.leading_industries for r in (terms[item] or [])}
+        assert mapped <= {r.chain_id for r in p.chains}, p.park_id
+    assert sum(bool(p.chains) for p in catalogue) > 100
     # Catalogue zones whose 主导产业 name a chain carry it.
     sjz = kb.park_by_id.get("G131055") or next(p for p in kb.parks if p.devzone_code == "G131055")
     assert {"biomedicine", "high_end_equipment", "food"} <= {r.chain_id for r in sjz.chains}
