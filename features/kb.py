@@ -28,6 +28,14 @@ KB_FILES = (
     "industry_terms.yaml",
     "gbt_chain_map.yaml",
 )
+# Optional files: evidence from public lists kept apart from the policy's own records, the GB/T
+# classes of every place, and hand-written synonyms (each with a note).
+OPTIONAL_KB_FILES = (
+    "county_clusters.yaml",
+    "evidence_lists.yaml",
+    "place_classes.yaml",
+    "synonyms.yaml",
+)
 ORIGINS = ("北京", "天津", "河北", "其他省份", "境外")
 CHAIN_GROUPS = {
     "strategic_emerging": "战略性新兴产业链",
@@ -41,7 +49,11 @@ PARK_KINDS = {
     "demonstration": "示范区/示范基地",
     "devzone_national": "国家级开发区",
     "devzone_provincial": "省级开发区",
+    "county_cluster": "县域特色产业集群（公开名单）",
+    "county": "县域",
 }
+POLICY_KINDS = frozenset({"base", "cluster", "service_park", "demonstration"})
+CATALOGUE_KINDS = frozenset({"devzone_national", "devzone_provincial"})
 CATALOGUE = "中国开发区审核公告目录（2018年版）"
 
 
@@ -107,11 +119,33 @@ class Zone(_Record):
     note: str | None = None
 
 
+class ClassRef(_Record):
+    """A GB/T 4754-2017 class (4 digits; a group or division of 3 or 2 digits for a broad
+    主导产业 such as 装备制造) a place hosts, with where that came from."""
+
+    code: str
+    weight: float = 1.0
+    via: Literal["reviewed", "classifier", "chain_map"] = "classifier"
+    basis: str | None = None  # the words of the place the class was derived from
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_as_text(cls, v: Any) -> Any:
+        return f"{v:04d}" if isinstance(v, int) else v
+
+
 class Park(_Record):
     park_id: str
     name: str
     kind: Literal[
-        "base", "cluster", "service_park", "demonstration", "devzone_national", "devzone_provincial"
+        "base",
+        "cluster",
+        "service_park",
+        "demonstration",
+        "devzone_national",
+        "devzone_provincial",
+        "county_cluster",
+        "county",
     ]
     city: str
     county: str | None = None
@@ -131,6 +165,9 @@ class Park(_Record):
     leading_industries: tuple[str, ...] = ()
     lon: float | None = None
     lat: float | None = None
+    classes: tuple[ClassRef, ...] = ()  # GB/T classes hosted (place_classes.yaml)
+    county_code: str | None = None
+    lists: tuple[str, ...] = ()  # evidence lists naming this place (county clusters)
 
     @property
     def kind_name(self) -> str:
@@ -138,7 +175,16 @@ class Park(_Record):
 
     @property
     def named_by_policy(self) -> bool:
-        return self.kind not in ("devzone_national", "devzone_provincial")
+        return self.kind in POLICY_KINDS
+
+    @property
+    def from_catalogue(self) -> bool:
+        return self.kind in CATALOGUE_KINDS
+
+    @property
+    def from_list(self) -> bool:
+        """A county cluster named by a public list, not by the policy."""
+        return self.kind == "county_cluster"
 
 
 class RuleWhen(_Record):
@@ -156,6 +202,9 @@ class RuleWhen(_Record):
     min_rd_intensity: float | None = None
     min_investment_wan: float | None = None
     min_land_mu: float | None = None
+    # "manufacturing": the enterprise's text describes producing goods (制造/生产/加工 …), whatever
+    # else it says (设计, 研发); "non_manufacturing": design-only, R&D, headquarters, services.
+    enterprise_activities: tuple[Literal["manufacturing", "non_manufacturing"], ...] = ()
 
 
 class Rule(_Record):
@@ -192,6 +241,71 @@ class GbtMapping(_Record):
         return f"{v:02d}" if isinstance(v, int) else v
 
 
+class EvidenceList(_Record):
+    """A public list (e.g. 河北省县域特色产业集群名单) whose entries the KB carries as evidence."""
+
+    list_id: str
+    title: str
+    issuer: str
+    year: int | None = None
+    origin: str
+    terms: str
+    entries: int | None = None
+    captured: int | None = None
+    note: str | None = None
+
+    @property
+    def citation(self) -> str:
+        year = f"，{self.year}" if self.year else ""
+        return f"{self.title}（{self.issuer}{year}）"
+
+
+class ListEntry(_Record):
+    list_id: str
+    entry: str
+
+
+class CountyCluster(_Record):
+    cluster_id: str
+    name: str
+    city: str
+    county: str
+    county_code: str
+    products: tuple[str, ...]
+    chain_ids: tuple[str, ...] = ()
+    lists: tuple[ListEntry, ...]
+    note: str | None = None
+
+    @field_validator("county_code", mode="before")
+    @classmethod
+    def _code_as_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+
+class PlaceClasses(_Record):
+    """The GB/T classes of one place (park, catalogue zone or county cluster)."""
+
+    place_id: str
+    classes: tuple[ClassRef, ...]
+    reviewed: bool = False
+    note: str | None = None
+
+    @field_validator("place_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, v: Any) -> Any:
+        return str(v)
+
+
+class Synonyms(_Record):
+    """Words an enterprise uses for the same product (标准件 ↔ 紧固件); `note` says why."""
+
+    terms: tuple[str, ...]
+    note: str
+
+
+CLUSTER_PREFIX = "cc_"
+
+
 @dataclass(frozen=True)
 class Industry:
     """One row of GB/T 4754-2017."""
@@ -213,6 +327,8 @@ class KnowledgeBase:
     gbt_map: tuple[GbtMapping, ...]
     counties: dict[str, str]  # county name -> city name (2023 divisions)
     digest: str = ""
+    evidence_lists: tuple[EvidenceList, ...] = ()
+    synonyms: tuple[Synonyms, ...] = ()
     policy_title: str = "河北省人民政府关于加快推进工业转型升级建设现代化工业体系的指导意见"
 
     @cached_property
@@ -238,6 +354,10 @@ class KnowledgeBase:
     @cached_property
     def park_by_id(self) -> dict[str, Park]:
         return {p.park_id: p for p in self.parks}
+
+    @cached_property
+    def list_by_id(self) -> dict[str, EvidenceList]:
+        return {x.list_id: x for x in self.evidence_lists}
 
     @cached_property
     def cities(self) -> tuple[str, ...]:
@@ -374,12 +494,100 @@ def _catalogue_parks(
     return parks
 
 
+# 定州 and 辛集 are county-level cities that the policy and the KB treat as cities of their own.
+OWN_CITY_COUNTIES = {"定州市": "定州", "辛集市": "辛集"}
+
+
+def _county_clusters(
+    kb_dir: Path,
+    chain_ids: set[str],
+    zone_of_city: dict[str, str],
+    counties: dict[str, str],
+    county_by_code: dict[str, str],
+) -> tuple[list[EvidenceList], list[Park]]:
+    """County clusters of public lists as places of their own, each citing the lists naming it."""
+    if not (kb_dir / "county_clusters.yaml").exists():
+        return [], []
+    lists: list[EvidenceList] = _parse_list(kb_dir / "evidence_lists.yaml", EvidenceList, "list_id")
+    _check_unique("evidence_lists.yaml", (x.list_id for x in lists), "list_id")
+    by_id = {x.list_id: x for x in lists}
+    clusters: list[CountyCluster] = _parse_list(
+        kb_dir / "county_clusters.yaml", CountyCluster, "cluster_id"
+    )
+    _check_unique("county_clusters.yaml", (c.cluster_id for c in clusters), "cluster_id")
+    out: list[Park] = []
+    for c in clusters:
+        label = f"(cluster_id={c.cluster_id})"
+        file = "county_clusters.yaml"
+        if county_by_code.get(c.county_code) != c.county:
+            raise KBError(file, label, "county_code", f"区划代码 {c.county_code} 不是 '{c.county}'")
+        city = OWN_CITY_COUNTIES.get(c.county, counties[c.county])
+        if city != c.city:
+            raise KBError(file, label, "city", f"'{c.county}' 属于 '{city}'，不是 '{c.city}'")
+        for i, ch in enumerate(c.chain_ids):
+            if ch not in chain_ids:
+                raise KBError(file, label, f"chain_ids[{i}]", f"产业链 '{ch}' 不存在")
+        for i, ref in enumerate(c.lists):
+            if ref.list_id not in by_id:
+                raise KBError(file, label, f"lists[{i}].list_id", f"名单 '{ref.list_id}' 不存在")
+        out.append(
+            Park(
+                park_id=CLUSTER_PREFIX + c.cluster_id,
+                name=c.name,
+                kind="county_cluster",
+                city=c.city,
+                county=c.county,
+                county_code=c.county_code,
+                zone_id=zone_of_city[c.city],
+                chains=tuple(ChainRef(chain_id=ch) for ch in c.chain_ids),
+                keywords=c.products,
+                source="；".join(f"{by_id[r.list_id].citation}：{r.entry}" for r in c.lists),
+                lists=tuple(dict.fromkeys(r.list_id for r in c.lists)),
+                note=c.note,
+            )
+        )
+    return lists, out
+
+
+def _attach_classes(kb_dir: Path, parks: list[Park], industries: dict[str, Industry]) -> list[Park]:
+    """Give each place the GB/T classes place_classes.yaml records for it."""
+    path = kb_dir / "place_classes.yaml"
+    if not path.exists():
+        return parks
+    records: list[PlaceClasses] = _parse_list(path, PlaceClasses, "place_id")
+    _check_unique("place_classes.yaml", (r.place_id for r in records), "place_id")
+    ids = {p.park_id for p in parks}
+    by_place: dict[str, PlaceClasses] = {}
+    for r in records:
+        label = f"(place_id={r.place_id})"
+        if r.place_id not in ids:
+            raise KBError(
+                "place_classes.yaml", label, "place_id", "没有此地点（园区、开发区或集群）"
+            )
+        for i, ref in enumerate(r.classes):
+            ind = industries.get(ref.code)
+            if ind is None or ind.level not in (2, 3, 4):
+                raise KBError(
+                    "place_classes.yaml",
+                    label,
+                    f"classes[{i}].code",
+                    f"'{ref.code}' 不是 GB/T 4754-2017 的大类、中类或小类代码",
+                )
+        by_place[r.place_id] = r
+    return [
+        p.model_copy(update={"classes": by_place[p.park_id].classes})
+        if p.park_id in by_place
+        else p
+        for p in parks
+    ]
+
+
 def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     """Load and validate the whole knowledge base; raise `KBError` on the first problem."""
     data_dir = Path(data_dir)
     kb_dir, ref_dir = data_dir / "kb", data_dir / "reference"
     digest = hashlib.sha256()
-    for name in KB_FILES:
+    for name in KB_FILES + OPTIONAL_KB_FILES:
         p = kb_dir / name
         if p.exists():
             digest.update(p.read_bytes())
@@ -532,11 +740,11 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             raise KBError(
                 "gbt_chain_map.yaml", f"(code={m.code})", "code", "GB/T 4754-2017 中没有此代码"
             )
-    counties = {
-        row["name"]: row["city_name"].removesuffix("市")
-        for row in _read_csv(ref_dir / "hebei_city_county.csv")
-        if row["level"] == "县级"
-    }
+    division_rows = [
+        r for r in _read_csv(ref_dir / "hebei_city_county.csv") if r["level"] == "县级"
+    ]
+    counties = {row["name"]: row["city_name"].removesuffix("市") for row in division_rows}
+    county_by_code = {row["code"]: row["name"] for row in division_rows}
 
     # A named base that is the same place as a catalogue zone absorbs it: one record, both sources.
     parks: list[Park] = []
@@ -559,6 +767,16 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             )
         parks.append(p)
     parks.extend(catalogue.values())
+    evidence_lists, clusters = _county_clusters(
+        kb_dir, chain_ids, zone_of_city, counties, county_by_code
+    )
+    parks.extend(clusters)
+    parks = _attach_classes(kb_dir, parks, industries)
+    synonyms: list[Synonyms] = (
+        _parse_list(kb_dir / "synonyms.yaml", Synonyms, "terms")
+        if (kb_dir / "synonyms.yaml").exists()
+        else []
+    )
 
     return KnowledgeBase(
         zones=tuple(zones),
@@ -569,6 +787,8 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
         gbt_map=tuple(gbt_map),
         counties=counties,
         digest=digest.hexdigest()[:16],
+        evidence_lists=tuple(evidence_lists),
+        synonyms=tuple(synonyms),
     )
 
 
@@ -584,10 +804,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"知识库校验失败：{exc}", file=sys.stderr)
         return 1
     named = sum(p.named_by_policy for p in kb.parks)
+    catalogue = sum(p.from_catalogue for p in kb.parks)
+    listed = sum(p.from_list for p in kb.parks)
     print(
         f"知识库校验通过：{len(kb.zones)} 个区域，{len(kb.chains)} 条产业链，"
-        f"{sum(len(c.segments) for c in kb.chains)} 个环节，{len(kb.parks)} 个园区"
-        f"（政策点名 {named}，目录开发区 {len(kb.parks) - named}），{len(kb.rules)} 条规则"
+        f"{sum(len(c.segments) for c in kb.chains)} 个环节，{len(kb.parks)} 个地点"
+        f"（政策点名 {named}，目录开发区 {catalogue}，公开名单县域集群 {listed}），"
+        f"{len(kb.rules)} 条规则"
     )
     return 0
 

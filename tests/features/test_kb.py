@@ -108,7 +108,7 @@ def test_every_park_city_lies_in_its_zone(kb: KnowledgeBase) -> None:
 
 
 def test_catalogue_zones_are_all_present_once(kb: KnowledgeBase) -> None:
-    catalogue = [p for p in kb.parks if not p.named_by_policy]
+    catalogue = [p for p in kb.parks if p.from_catalogue]
     linked = [p for p in kb.parks if p.devzone_code]
     assert len(catalogue) + len(linked) == 153
     assert len({p.devzone_code for p in linked}) == len(linked)
