@@ -233,11 +233,14 @@ class ScoreBreakdown(BaseModel):
 
 
 class Reason(BaseModel):
-    kind: Literal["chain", "cluster", "zone", "policy", "similar"] = Field(
-        description="理由类别：chain 产业链 / cluster 集群或基地 / zone 区域定位 / policy 政策规则 / similar 相似企业"
+    kind: Literal["chain", "industry", "cluster", "zone", "policy", "similar", "registry"] = Field(
+        description="理由类别：chain 产业链 / industry 国民经济行业分类 / cluster 集群或基地 / "
+        "zone 区域定位 / policy 政策规则 / similar 相似企业 / registry 登记企业"
     )
     text: str = Field(description="中文说明")
-    source: str | None = Field(description="所依据的政策原文，无则为 null")
+    source: str | None = Field(
+        description="所依据的政策原文；县域特色产业集群为所引公开名单（名称、发布机关、年份）；无则为 null"
+    )
 
 
 class ParkMatch(BaseModel):

@@ -23,7 +23,7 @@ from typing import Any
 from features.kb import KnowledgeBase
 from recommender.hybrid import HybridWeights, Matcher
 
-FORMAT = 1
+FORMAT = 2
 PINNED_LIBRARIES = ("rectools-lightfm", "numpy", "scikit-learn", "scipy")
 
 
@@ -63,7 +63,12 @@ def save_bundle(
     final = root / matcher.version
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     payload = pickle.dumps(
-        {"text": matcher.text, "collab": matcher.collab, "weights": asdict(matcher.weights)},
+        {
+            "text": matcher.text,
+            "collab": matcher.collab,
+            "weights": asdict(matcher.weights),
+            "industry": matcher.industry,
+        },
         protocol=pickle.HIGHEST_PROTOCOL,
     )
     (tmp / "model.pkl").write_bytes(payload)
@@ -124,4 +129,5 @@ def load_bundle(path: Path | str, kb: KnowledgeBase) -> Matcher:
         parts["collab"],
         HybridWeights(**parts["weights"]),
         version=meta["version"],
+        industry=parts.get("industry"),
     )

@@ -7,7 +7,7 @@ layer only validates and serialises it.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -16,11 +16,12 @@ from features.enterprise import EnterpriseProfile, numeric_features
 from features.kb import PARK_KINDS, KnowledgeBase, Park
 from features.text import SegmentTextFeaturizer
 from recommender.collab import CollaborativeModel, Features
-from recommender.content import ContentScorer, ContentSignals
+from recommender.content import ContentScorer, ContentSignals, ContentWeights
 from recommender.rules import PolicyEngine, PolicyOutcome, enterprise_chains
 
 UNCLEAR_FIT = 0.15  # below this best segment fit the description names nothing of the policy
 SIMILAR_SHOWN = 0.6  # the learned part is explained when its normalised score is at least this
+INDUSTRY_SHOWN = 0.25  # a place's class fit is explained when at least this
 
 BUCKET_NAMES = {
     "scale": (
@@ -44,6 +45,13 @@ class HybridWeights:
     content: float = 0.2
     collaborative: float = 0.8
     policy: float = 1.0
+    # inside the content part (recommender.content.ContentWeights)
+    classes: float = 0.6
+    keyword: float = 0.15
+    zone: float = 0.1
+
+    def content_parts(self) -> ContentWeights:
+        return ContentWeights(classes=self.classes, keyword=self.keyword, zone=self.zone)
 
 
 @dataclass
@@ -120,13 +128,17 @@ class Matcher:
         collab: CollaborativeModel | None,
         weights: HybridWeights | None = None,
         version: str = "untrained",
+        industry: Any = None,
     ) -> None:
         self.kb = kb
         self.text = text
         self.collab = collab
         self.weights = weights or HybridWeights()
+        if collab is None:  # nothing learned: the content part is the whole of the fit
+            self.weights = replace(self.weights, content=1.0, collaborative=0.0)
         self.version = version
-        self.content = ContentScorer(kb, text)
+        self.industry = industry  # recommender.industry.IndustryClassifier, or None
+        self.content = ContentScorer(kb, text, industry, self.weights.content_parts())
         self.policy = PolicyEngine(kb)
         self.segment_ids = list(text.segment_ids_)
         self.chain_ids = [c.chain_id for c in kb.chains]
@@ -320,6 +332,9 @@ class Matcher:
                     "source": seg.source,
                 }
             )
+        industry = self._industry_reason(i, s)
+        if industry is not None:
+            out.append(industry)
         if i in sig.park_keywords:
             out.append(
                 {
@@ -328,7 +343,17 @@ class Matcher:
                     "source": p.source,
                 }
             )
-        if p.named_by_policy:
+        if p.from_list:
+            lists = "、".join(f"《{kb.list_by_id[x].title}》" for x in p.lists)
+            out.append(
+                {
+                    "kind": "cluster",
+                    "text": f"{p.county}为{lists}所列的县域特色产业集群（{p.name}），"
+                    f"主要产品：{'、'.join(p.keywords[:6])}。",
+                    "source": p.source,
+                }
+            )
+        elif p.named_by_policy:
             out.append(
                 {
                     "kind": "cluster",
@@ -336,7 +361,7 @@ class Matcher:
                     "source": p.source,
                 }
             )
-        else:
+        elif p.from_catalogue:
             industries = "、".join(p.leading_industries)
             out.append(
                 {
@@ -380,6 +405,33 @@ class Matcher:
                         }
                     )
         return out
+
+    def _industry_reason(self, i: int, s: Scored) -> dict[str, Any] | None:
+        """The GB/T class the enterprise most likely belongs to, and the place's class it meets."""
+        fit = self.content.class_fit
+        sig = s.signals
+        if fit is None or not len(sig.class_fit) or sig.class_fit[i] < INDUSTRY_SHOWN:
+            return None
+        m = fit.explain(i, int(sig.park_best_class[i]))
+        if m is None:
+            return None
+        ours, theirs = (
+            self.kb.industries.get(m.enterprise_code),
+            self.kb.industries.get(m.place_code),
+        )
+        if ours is None or theirs is None:
+            return None
+        level = {"class": "同属一个小类", "group": "同属一个中类", "division": "同属一个大类"}[
+            m.level
+        ]
+        basis = next((c.basis for c in self.parks[i].classes if c.code == m.place_code), None)
+        said = f"（依据：{basis}）" if basis else ""
+        return {
+            "kind": "industry",
+            "text": f"贵企业主营最接近国民经济行业「{m.enterprise_code} {ours.name}」，"
+            f"该地点主导产业含「{m.place_code} {theirs.name}」{said}，二者{level}。",
+            "source": self.parks[i].source,
+        }
 
     def describe_feature(self, name: str) -> str:
         """A LightFM feature name in words a bureau officer reads."""

@@ -21,9 +21,9 @@ from scipy import sparse
 from features.enterprise import EnterpriseProfile, numeric_features
 from features.kb import RuleWhen
 from features.text import normalize
-from recommender.content import CODE_PRIOR, KEYWORD_BONUS, ZONE_FOCUS_WEIGHT, ContentScorer
+from recommender.content import CODE_PRIOR, ContentScorer, park_content
 from recommender.hybrid import Matcher, features_from_scores
-from recommender.rules import CHAIN_MIN_FIT, CHAIN_RELATIVE_FIT, PolicyEngine
+from recommender.rules import CHAIN_MIN_FIT, CHAIN_RELATIVE_FIT, PolicyEngine, activity
 
 # The RuleWhen conditions `_conditions` evaluates with arrays; a rule file using any other
 # condition is evaluated enterprise by enterprise with `PolicyEngine.enterprise_matches`.
@@ -39,6 +39,7 @@ ENTERPRISE_SIDE = frozenset(
         "min_rd_intensity",
         "min_investment_wan",
         "min_land_mu",
+        "enterprise_activities",
     }
 )
 THRESHOLDS = {
@@ -71,6 +72,9 @@ class PoolIndex:
         the per-request z-score squash uses.
     conditions : (n, n_rules) bool
         Whether each rule's enterprise-side conditions hold (`PolicyEngine.enterprise_matches`).
+    classes : (n, n_classes) sparse float32
+        The GB/T class distribution (`ContentScorer.class_distribution`); no columns without an
+        industry classifier.
     fingerprint : str
         Model version and catalogue the index was built for; a scorer refuses any other.
     """
@@ -84,6 +88,7 @@ class PoolIndex:
     collab_std: np.ndarray
     conditions: np.ndarray
     fingerprint: str
+    classes: sparse.csr_matrix | None = None
 
     def __len__(self) -> int:
         return len(self.enterprise_ids)
@@ -92,9 +97,9 @@ class PoolIndex:
     def nbytes(self) -> int:
         kw = self.keyword_hits
         arrays = [self.segment, self.zone_fit, self.collab_mean, self.collab_std, self.conditions]
-        arrays += [kw.data, kw.indices, kw.indptr] + (
-            [self.latent] if self.latent is not None else []
-        )
+        for m in (kw, self.class_matrix):
+            arrays += [m.data, m.indices, m.indptr]
+        arrays += [self.latent] if self.latent is not None else []
         return int(sum(a.nbytes for a in arrays))
 
     @staticmethod
@@ -114,7 +119,14 @@ class PoolIndex:
             collab_std=np.concatenate([p.collab_std for p in parts]),
             conditions=np.concatenate([p.conditions for p in parts]),
             fingerprint=first.fingerprint,
+            classes=sparse.vstack([p.class_matrix for p in parts]).tocsr(),
         )
+
+    @property
+    def class_matrix(self) -> sparse.csr_matrix:
+        if self.classes is None:
+            return sparse.csr_matrix((len(self.enterprise_ids), 0), dtype=np.float32)
+        return self.classes
 
     def save(self, path: Path | str) -> Path:
         """Write the index as one uncompressed `.npz` (loads without unpickling anything)."""
@@ -135,6 +147,10 @@ class PoolIndex:
             collab_std=self.collab_std,
             conditions=self.conditions,
             fingerprint=np.array(self.fingerprint),
+            cls_data=self.class_matrix.data,
+            cls_indices=self.class_matrix.indices,
+            cls_indptr=self.class_matrix.indptr,
+            cls_shape=np.array(self.class_matrix.shape),
         )
         return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
@@ -154,6 +170,10 @@ class PoolIndex:
                 collab_std=z["collab_std"],
                 conditions=z["conditions"],
                 fingerprint=str(z["fingerprint"]),
+                classes=sparse.csr_matrix(
+                    (z["cls_data"], z["cls_indices"], z["cls_indptr"]),
+                    shape=tuple(int(x) for x in z["cls_shape"]),
+                ),
             )
 
 
@@ -225,6 +245,10 @@ def user_feature_lists(
     for a in range(0, len(profs), INDEX_CHUNK):
         chunk = profs[a : a + INDEX_CHUNK]
         seg = segment_scores(content, chunk)
+        if content.class_fit is not None:
+            seg = content.lift_segments(
+                seg, np.vstack([content.class_distribution(e) for e in chunk])
+            )
         chain = chain_scores(content, seg)
         out.extend(
             features_from_scores(seg[i], chain[i], content.segment_ids, content.chain_ids, e)
@@ -263,6 +287,11 @@ class PoolScorer:
         self.park_segment = content.park_segment.astype(np.float32)
         self.park_zone = content.park_zone
         self.park_named = content.park_named
+        cf = content.class_fit
+        self.class_sim = cf.sim if cf is not None else np.zeros((len(matcher.parks), 0), np.float32)
+        self.has_classes = (
+            cf.has_classes if cf is not None else np.zeros(len(matcher.parks), dtype=bool)
+        )
         self.zone_focus = content.zone_focus
         self.seg_chain = content.seg_chain
         self.n_chains = len(content.chain_ids)
@@ -328,7 +357,10 @@ class PoolScorer:
         n = len(profs)
         texts = [e.text for e in profs]
         norm = [normalize(t) for t in texts]
-        seg = segment_scores(self.matcher.content, profs, texts, norm)
+        classes = self._classes(profs)
+        seg = self.matcher.content.lift_segments(
+            segment_scores(self.matcher.content, profs, texts, norm), classes
+        )
         chain = chain_scores(self.matcher.content, seg)
         zone_fit = (
             np.stack(
@@ -354,6 +386,16 @@ class PoolScorer:
             collab_std=std,
             conditions=self._conditions(profs, norm, member),
             fingerprint=self.fingerprint,
+            classes=classes,
+        )
+
+    def _classes(self, profs: Sequence[EnterpriseProfile]) -> sparse.csr_matrix:
+        content = self.matcher.content
+        n_cls = self.class_sim.shape[1]
+        if content.class_fit is None or not profs:
+            return sparse.csr_matrix((len(profs), n_cls), dtype=np.float32)
+        return sparse.csr_matrix(
+            np.vstack([content.class_distribution(e) for e in profs]).astype(np.float32)
         )
 
     def _keyword_hits(self, norm: list[str]) -> sparse.csr_matrix:
@@ -449,6 +491,7 @@ class PoolScorer:
             for f in THRESHOLDS.values()
         }
         origins = np.array([e.origin or "" for e in profs], dtype=object)
+        activities: np.ndarray | None = None
 
         def any_term(terms: Sequence[str]) -> np.ndarray:
             # One alternation finds a substring exactly when one of the terms is in the text.
@@ -474,6 +517,10 @@ class PoolScorer:
                 ok &= ~any_term(w.enterprise_not_terms)
             if w.origins:
                 ok &= np.isin(origins, list(w.origins))
+            if w.enterprise_activities:
+                if activities is None:
+                    activities = np.array([activity(e.text) for e in profs], dtype=object)
+                ok &= np.isin(activities, list(w.enterprise_activities))
             for cond, fld in THRESHOLDS.items():
                 limit = getattr(w, cond)
                 if limit is not None:
@@ -497,12 +544,16 @@ class PoolScorer:
         fit = (index.segment[:, nz] * ps[nz]).max(axis=1) if len(nz) else np.zeros(n, np.float32)
         hits = index.keyword_hits @ self.keyword_parks[:, park].toarray().ravel()
         zone = index.zone_fit[:, self.park_zone[park]]
-        bonus = np.minimum(2, hits) * KEYWORD_BONUS
-        named = bool(self.park_named[park])  # see ContentScorer.score: outside the weight if named
-        inside = ZONE_FOCUS_WEIGHT * zone + (0.0 if named else bonus)
-        content = w.content * np.clip(fit.astype(np.float64) + inside, 0, 1) + (
-            bonus if named else 0.0
+        inside, bonus = park_content(
+            fit.astype(np.float64),
+            self._class_fit(index.class_matrix, self.class_sim[park : park + 1]).ravel(),
+            self.has_classes[park],
+            zone,
+            hits,
+            self.park_named[park],
+            self.matcher.content.weights,
         )
+        content = w.content * inside + bonus
         if self.collab is not None and index.latent is not None:
             raw = index.latent @ self.item_repr[park].astype(np.float32) + self.item_bias[park]
             collaborative = w.collaborative * _squash_rows(
@@ -536,10 +587,16 @@ class PoolScorer:
             fit = (seg[:, None, :] * self.park_segment[None, :, :]).max(axis=2)
             hits = (index.keyword_hits[r] @ self.keyword_parks).toarray()
             zone = index.zone_fit[r][:, self.park_zone]
-            bonus = np.minimum(2, hits) * KEYWORD_BONUS
-            named = self.park_named[None, :]
-            inside = ZONE_FOCUS_WEIGHT * zone + bonus * ~named
-            content = w.content * np.clip(fit.astype(np.float64) + inside, 0, 1) + bonus * named
+            inside, bonus = park_content(
+                fit.astype(np.float64),
+                self._class_fit(index.class_matrix[r], self.class_sim),
+                self.has_classes[None, :],
+                zone,
+                hits,
+                self.park_named[None, :],
+                self.matcher.content.weights,
+            )
+            content = w.content * inside + bonus
             if self.collab is not None and index.latent is not None:
                 raw = index.latent[r].astype(np.float64) @ self.item_repr.T + self.item_bias
                 collab = w.collaborative * _squash_rows(
@@ -554,6 +611,15 @@ class PoolScorer:
             for k, arr in enumerate((final, content, collab, policy)):
                 out[k][a : a + len(r)] = arr
         return out[0], out[1], out[2], out[3]
+
+    @staticmethod
+    def _class_fit(p: sparse.csr_matrix, sim: np.ndarray) -> np.ndarray:
+        """(n, n_parks) `ClassFit.score` for rows of class distributions `p`."""
+        if not sim.shape[1]:
+            return np.zeros((p.shape[0], sim.shape[0]))
+        total = np.asarray(p.sum(axis=1), dtype=np.float64)
+        fit = np.asarray(p @ sim.T, dtype=np.float64) / np.maximum(total, 1e-9)
+        return np.clip(fit, 0.0, 1.0)
 
     def scores_for_enterprises(
         self, index: PoolIndex, rows: Sequence[int] | np.ndarray

@@ -102,6 +102,7 @@ def train_matcher(
     params: TrainParams | None = None,
     *,
     text: SegmentTextFeaturizer | None = None,
+    industry: Any = None,
     user_feats: list[list[tuple[str, float]]] | None = None,
     use_user_features: bool = True,
     version: str = "dev",
@@ -110,7 +111,7 @@ def train_matcher(
     """Fit the text featuriser (unless given) and LightFM, and return the hybrid matcher."""
     params = params or TrainParams()
     text = text or fit_text(kb)
-    content = ContentScorer(kb, text)
+    content = ContentScorer(kb, text, industry)
     ids = [str(x) for x in enterprises["enterprise_id"]]
     if user_feats is None:
         user_feats = enterprise_features(content, profiles(enterprises))
@@ -132,7 +133,7 @@ def train_matcher(
         triples,
         progress=progress,
     )
-    return Matcher(kb, text, collab, params.weights, version=version)
+    return Matcher(kb, text, collab, params.weights, version=version, industry=industry)
 
 
 def score_matrix(
