@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from features.scope import is_manufacturing
 
 from features.enterprise import EnterpriseProfile
 from features.kb import KnowledgeBase, Park, Rule
@@ -70,6 +71,11 @@ def enterprise_chains(kb: KnowledgeBase, signals: ContentSignals) -> frozenset[s
     return frozenset(kb.chains[i].chain_id for i in np.flatnonzero(keep))
 
 
+def activity(text: str) -> str:
+    """`manufacturing` when the text describes producing goods, else `non_manufacturing`."""
+    return "manufacturing" if is_manufacturing(text) else "non_manufacturing"
+
+
 def park_matches(rule: Rule, p: Park) -> bool:
     """Whether the park-side conditions of `rule` hold for `p` (omitted conditions hold)."""
     w = rule.when
@@ -116,7 +122,9 @@ class PolicyEngine:
             w.min_investment_wan is None or (e.investment_wan or 0) >= w.min_investment_wan,
             w.min_land_mu is None or (e.land_mu or 0) >= w.min_land_mu,
         ]
-        return all(checks)
+        if not all(checks):
+            return False
+        return not w.enterprise_activities or activity(e.text) in w.enterprise_activities
 
     def evaluate(self, e: EnterpriseProfile, chains: frozenset[str]) -> PolicyOutcome:
         """Apply every rule to an enterprise of `chains` (see `enterprise_chains`) and all parks."""
