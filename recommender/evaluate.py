@@ -21,6 +21,7 @@ from scipy import optimize
 
 from features.history import POSITIVE_KINDS
 from features.kb import KnowledgeBase, load_kb
+from recommender import evaluate_industry
 from recommender.content import ContentScorer
 from recommender.hybrid import HybridWeights
 from recommender.metrics import Split, cold_start_split, ranking_metrics, relevance, time_split
@@ -313,6 +314,8 @@ def write_reports(result: dict[str, Any], out_dir: Path) -> None:
         for model, m in split["models"].items():
             lines.append(f"| {model} | " + " | ".join(f"{m[k]:.4f}" for k in metrics) + " |")
         lines.append("")
+    if "industry" in result:
+        lines += [evaluate_industry.summary_markdown(result["industry"]), ""]
     (out_dir / "eval.md").write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -341,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         time_split(ents, inter, cfg.test_share),
     ):
         result["splits"][split.name] = evaluate_split(kb, split, cfg, print)
+    # The industry classifier is judged on held-out official phrases (reports/industry.md).
+    result["industry"] = evaluate_industry.run(log=print)
+    evaluate_industry.write_reports(result["industry"], args.out)
     write_reports(result, args.out)
     for name, split in result["splits"].items():
         print(name, {m: round(v["ndcg@10"], 4) for m, v in split["models"].items()})
