@@ -494,8 +494,15 @@ def _catalogue_parks(
     return parks
 
 
-# 定州 and 辛集 are county-level cities that the policy and the KB treat as cities of their own.
-OWN_CITY_COUNTIES = {"定州市": "定州", "辛集市": "辛集"}
+# Counties the policy and the KB treat as a city of their own: the county-level cities 定州 and
+# 辛集, and the three counties of 雄安新区.
+OWN_CITY_COUNTIES = {
+    "定州市": "定州",
+    "辛集市": "辛集",
+    "雄县": "雄安新区",
+    "容城县": "雄安新区",
+    "安新县": "雄安新区",
+}
 
 
 def _county_clusters(

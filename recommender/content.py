@@ -78,7 +78,9 @@ class ContentSignals:
     code_chains: frozenset[int]
     code_conflict: bool  # the code names chains the text does not support
     # (n_classes,) the enterprise's GB/T class distribution (empty without a classifier)
-    segment_fit: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_parks,) before blending
+    segment_fit: np.ndarray = field(
+        default_factory=lambda: np.zeros(0)
+    )  # (n_parks,) before blending
     keyword_hits: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_parks,) words found
     classes: np.ndarray = field(default_factory=lambda: np.zeros(0))
     class_fit: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_parks,)
@@ -107,12 +109,13 @@ class ContentScorer:
         self.chain_index = {c: i for i, c in enumerate(self.chain_ids)}
         self.zone_ids = [z.zone_id for z in kb.zones]
         self.seg_chain = np.array([self.chain_index[c] for c in text.chain_of_segment_])
-        # word → every word of its synonym groups (data/kb/synonyms.yaml), itself included
+        # word → the words of its synonym group (data/kb/synonyms.yaml; a word in two groups keeps
+        # the first), the first of which stands for the group.
         self.synonyms: dict[str, tuple[str, ...]] = {}
         for group in kb.synonyms:
-            words = tuple(normalize(t) for t in group.terms)
+            words = tuple(dict.fromkeys(normalize(t) for t in group.terms))
             for w in words:
-                self.synonyms[w] = tuple(dict.fromkeys(self.synonyms.get(w, (w,)) + words))
+                self.synonyms.setdefault(w, words)
         self.class_segment = self._class_segments()
         self.set_parks(kb.parks)
         self.zone_focus = np.zeros((len(self.zone_ids), len(self.segment_ids)))
@@ -153,16 +156,20 @@ class ContentScorer:
         """(Re)build the park side; used for the KB's parks and for synthetic catalogues."""
         self.parks = parks
         m = np.zeros((len(parks), len(self.segment_ids)), dtype=np.float32)
+        # A park's product words, each standing for its synonym group (标准件 = 紧固件 = 螺栓):
+        # canonical word → parks, and (park, canonical) → the park's own word, for the reasons.
         kw_parks: dict[str, list[int]] = {}
+        self.kw_own: dict[tuple[int, str], str] = {}
         for pi, p in enumerate(parks):
             for ref in p.chains:
                 w = 1.0 if ref.segment_id else CHAIN_ONLY_WEIGHT
                 for j in self._ref_segments(ref.chain_id, ref.segment_id):
                     m[pi, j] = max(m[pi, j], w)
             for kw in p.keywords:
-                for k in {normalize(w) for w in self.synonyms.get(normalize(kw), (kw,))}:
-                    if len(k) >= 2 and pi not in kw_parks.get(k, ()):
-                        kw_parks.setdefault(k, []).append(pi)
+                k = self.canonical(normalize(kw))
+                if len(k) >= 2 and pi not in kw_parks.get(k, ()):
+                    kw_parks.setdefault(k, []).append(pi)
+                    self.kw_own[(pi, k)] = kw
         self.park_segment = m
         self.park_zone = np.array([self.zone_ids.index(p.zone_id) for p in parks])
         # A place the policy or a public list names: its own product words count outside the weight.
@@ -170,11 +177,23 @@ class ContentScorer:
         self.kw_parks = kw_parks
         if self.class_fit is not None:
             self.class_fit.set_parks(parks)
+        words = {w for k in kw_parks for w in self.synonyms.get(k, (k,))} | set(kw_parks)
         self._kw_pattern = (
-            re.compile("|".join(re.escape(k) for k in sorted(kw_parks, key=len, reverse=True)))
-            if kw_parks
+            re.compile("|".join(re.escape(k) for k in sorted(words, key=len, reverse=True)))
+            if words
             else None
         )
+
+    def canonical(self, word: str) -> str:
+        """The word that stands for `word`'s synonym group (itself without one)."""
+        group = self.synonyms.get(word)
+        return group[0] if group else word
+
+    def keyword_matches(self, norm_text: str) -> set[str]:
+        """The canonical product words found in a normalised text."""
+        if self._kw_pattern is None:
+            return set()
+        return {self.canonical(m.group(0)) for m in self._kw_pattern.finditer(norm_text)}
 
     def score(self, e: EnterpriseProfile) -> ContentSignals:
         tm = self.text.transform_one(e.text)
@@ -205,12 +224,9 @@ class ContentScorer:
         best = weighted.argmax(axis=1)
         fit = weighted[np.arange(len(best)), best]
         kw_hits: dict[int, list[str]] = {}
-        if self._kw_pattern is not None:
-            for m in self._kw_pattern.finditer(normalize(e.text)):
-                for pi in self.kw_parks[m.group(0)]:
-                    hits = kw_hits.setdefault(pi, [])
-                    if m.group(0) not in hits:
-                        hits.append(m.group(0))
+        for k in sorted(self.keyword_matches(normalize(e.text))):
+            for pi in self.kw_parks.get(k, ()):
+                kw_hits.setdefault(pi, []).append(self.kw_own[(pi, k)])
         hits = np.zeros(len(fit))
         for pi, words in kw_hits.items():
             hits[pi] = len(words)

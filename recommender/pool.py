@@ -399,11 +399,11 @@ class PoolScorer:
         )
 
     def _keyword_hits(self, norm: list[str]) -> sparse.csr_matrix:
-        pattern = self.matcher.content._kw_pattern
+        content = self.matcher.content
         col = {w: k for k, w in enumerate(self.keywords)}
         indptr, indices = [0], []
         for t in norm:
-            found = {col[m.group(0)] for m in pattern.finditer(t)} if pattern is not None else set()
+            found = {col[k] for k in content.keyword_matches(t) if k in col}
             indices.extend(sorted(found))
             indptr.append(len(indices))
         data = np.ones(len(indices), dtype=np.float32)
