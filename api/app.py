@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kb = load_kb(settings.data_dir)
         sessions = get_sessionmaker(settings.database_url)
-        matcher = load_serving_matcher(kb, sessions)
+        matcher = load_serving_matcher(kb, sessions, settings.reference_cache)
         app.state.app = AppState(
             settings=settings,
             kb=kb,

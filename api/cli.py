@@ -78,7 +78,7 @@ def train_and_register(
 ) -> TrainOutcome:
     """Train on the database's history; activate unless worse than the serving version."""
     sessions = get_sessionmaker(settings.database_url)
-    current = load_serving_matcher(kb, sessions)
+    current = load_serving_matcher(kb, sessions, settings.reference_cache)
     return train_new_version(
         settings,
         kb,

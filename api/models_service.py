@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.kb import KnowledgeBase
-from recommender.bundle import BundleError, load_bundle
+from recommender.bundle import BundleError, industry_classifier, load_bundle
 from recommender.hybrid import Matcher
 from recommender.train import fit_text
 from store.registry import active_version, list_versions
@@ -35,7 +36,9 @@ class MatcherHolder:
             self._matcher = matcher
 
 
-def load_serving_matcher(kb: KnowledgeBase, sessions: sessionmaker[Session]) -> Matcher:
+def load_serving_matcher(
+    kb: KnowledgeBase, sessions: sessionmaker[Session], cache_dir: Path | None = None
+) -> Matcher:
     """The registered version (pinned, else newest active). A bundle that is missing, altered or
     from other library versions is refused with a logged reason, and the newest earlier version
     that loads serves instead; with none (or no database), a content-and-policy matcher does."""
@@ -56,4 +59,6 @@ def load_serving_matcher(kb: KnowledgeBase, sessions: sessionmaker[Session]) -> 
             log.error("model %s refused: %s", version, exc)
     if not candidates:
         log.warning("no registered model; serving content and policy scores only")
-    return Matcher(kb, fit_text(kb), None, version=CONTENT_ONLY)
+    return Matcher(
+        kb, fit_text(kb), None, version=CONTENT_ONLY, industry=industry_classifier(cache_dir)
+    )

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     port: int = 8000
     data_dir: Path = ROOT / "data"
     var_dir: Path = ROOT / "var"
+    # where fitted reference models (the industry classifier) are kept; default VAR_DIR/cache
+    cache_dir: Path | None = None
     admin_token: str | None = Field(default=None, description="bureau admin bearer token")
     max_body_bytes: int = 256 * 1024
     train_epochs: int = 30
@@ -56,6 +58,10 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         return self.var_dir / "models"
+
+    @property
+    def reference_cache(self) -> Path:
+        return self.cache_dir or self.var_dir / "cache"
 
 
 @cache

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.models_service import MatcherHolder
 from api.settings import Settings
 from features.kb import KnowledgeBase
-from recommender.bundle import new_version, save_bundle
+from recommender.bundle import industry_classifier, new_version, save_bundle
 from recommender.hybrid import Matcher
 from recommender.train import TrainParams, data_hash, evaluate_on, holdout_split, train_matcher
 from store.history import read_history
@@ -72,6 +72,7 @@ def train_new_version(
         split.train_inter,
         params,
         version=version,
+        industry=industry_classifier(settings.reference_cache),
         progress=lambda share: say("训练模型", 0.05 + 0.75 * share),
     )
     say("评估新版本", 0.82)

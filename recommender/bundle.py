@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from features.kb import KnowledgeBase
+from recommender import industry
 from recommender.hybrid import HybridWeights, Matcher
 
 FORMAT = 2
@@ -49,6 +50,45 @@ def git_sha() -> str | None:
         return res.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+_INDUSTRY: dict[str, Any] = {}
+
+
+def industry_classifier(cache_dir: Path | None = None) -> Any:
+    """The industry classifier fitted on the official texts in data/reference, fitted once per
+    process and, with `cache_dir`, once per machine: the pickle is keyed by the SHA-256 of those
+    texts, the classifier's source and the library versions, and unpickled only when its own
+    SHA-256 (written beside it) matches — a file this project wrote, never one from elsewhere."""
+    h = hashlib.sha256()
+    for path in sorted(industry.REF_DIR.glob("*.csv")) + [Path(industry.__file__)]:
+        h.update(path.read_bytes())
+    h.update(json.dumps(library_versions(), sort_keys=True).encode())
+    key = h.hexdigest()[:16]
+    if key in _INDUSTRY:
+        return _INDUSTRY[key]
+    clf = None
+    if cache_dir is not None:
+        path = cache_dir / f"industry-{key}.pkl"
+        try:
+            payload = path.read_bytes()
+            digest = (cache_dir / f"industry-{key}.sha256").read_text().strip()
+            if hashlib.sha256(payload).hexdigest() == digest:
+                clf = pickle.loads(payload)  # noqa: S301 - our own file, hash-checked
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            clf = None
+    if clf is None:
+        clf = industry.fit_official()
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            payload = pickle.dumps(clf, protocol=pickle.HIGHEST_PROTOCOL)
+            fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".industry-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+            (cache_dir / f"industry-{key}.sha256").write_text(hashlib.sha256(payload).hexdigest())
+            os.replace(tmp, cache_dir / f"industry-{key}.pkl")
+    _INDUSTRY[key] = clf
+    return clf
 
 
 def new_version() -> str:

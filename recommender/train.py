@@ -14,6 +14,7 @@ from features.enterprise import EnterpriseProfile
 from features.history import KIND_WEIGHTS
 from features.kb import KnowledgeBase
 from features.text import SegmentTextFeaturizer
+from recommender.bundle import industry_classifier
 from recommender.collab import CollaborativeModel
 from recommender.content import ContentScorer
 from recommender.hybrid import HybridWeights, Matcher, item_features
@@ -111,6 +112,8 @@ def train_matcher(
     """Fit the text featuriser (unless given) and LightFM, and return the hybrid matcher."""
     params = params or TrainParams()
     text = text or fit_text(kb)
+    if industry is None:
+        industry = industry_classifier()
     content = ContentScorer(kb, text, industry)
     ids = [str(x) for x in enterprises["enterprise_id"]]
     if user_feats is None:

@@ -31,6 +31,8 @@ from store.registry import active_version, register
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "test-admin-token"
+# Every test process and every service it starts shares one fitted industry classifier.
+os.environ.setdefault("CACHE_DIR", str(ROOT / "var" / "cache"))
 
 
 @pytest.fixture(scope="session")

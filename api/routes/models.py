@@ -164,5 +164,7 @@ def post_pin(version: str, state: StateDep, _: AdminDep) -> ModelVersionPublic:
 def post_unpin(state: StateDep, _: AdminDep) -> ModelVersionsPublic:
     with state.sessions.begin() as s:
         unpin_all(s)
-    state.holder.swap(load_serving_matcher(state.kb, state.sessions))
+    state.holder.swap(
+        load_serving_matcher(state.kb, state.sessions, state.settings.reference_cache)
+    )
     return get_models(state, "admin")

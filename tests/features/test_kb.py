@@ -183,3 +183,39 @@ def test_load_kb_rejects_unmapped_catalogue_industry(kb_copy: Path) -> None:
     _edit(kb_copy / "kb" / "industry_terms.yaml", lambda terms: terms.pop("装备制造"))
     with pytest.raises(KBError, match="装备制造"):
         load_kb(kb_copy)
+
+
+def test_county_clusters_are_places_citing_their_lists(kb: KnowledgeBase) -> None:
+    listed = [p for p in kb.parks if p.from_list]
+    assert len(listed) >= 100
+    for p in listed:
+        assert not p.named_by_policy and p.lists and p.county_code
+        assert p.city in kb.zone_by_id[p.zone_id].cities
+        for list_id in p.lists:
+            assert kb.list_by_id[list_id].title in p.source
+
+
+def test_every_place_but_counties_carries_classes(kb: KnowledgeBase) -> None:
+    missing = [p.park_id for p in kb.parks if not p.classes and p.kind != "county"]
+    assert len(missing) <= 0.02 * len(kb.parks), missing
+    assert {c.code for c in kb.park_by_id["yongnian_fasteners"].classes} == {"3482"}
+
+
+def test_load_kb_rejects_a_cluster_in_the_wrong_city(kb_copy: Path) -> None:
+    def broken(clusters: list[dict]) -> None:  # type: ignore[type-arg]
+        clusters[0]["city"] = "承德" if clusters[0]["city"] != "承德" else "邯郸"
+
+    _edit(kb_copy / "kb" / "county_clusters.yaml", broken)
+    with pytest.raises(KBError) as err:
+        load_kb(kb_copy)
+    assert (err.value.file, err.value.field) == ("county_clusters.yaml", "city")
+
+
+def test_load_kb_rejects_a_class_code_that_is_not_gbt(kb_copy: Path) -> None:
+    def broken(records: list[dict]) -> None:  # type: ignore[type-arg]
+        records[0]["classes"][0]["code"] = "9999"
+
+    _edit(kb_copy / "kb" / "place_classes.yaml", broken)
+    with pytest.raises(KBError) as err:
+        load_kb(kb_copy)
+    assert err.value.file == "place_classes.yaml" and "9999" in str(err.value)
