@@ -34,9 +34,9 @@ class ContentWeights:
     """The parts of the content score. Chosen by cross-validation on the real-world dev set
     (`make eval`, reports/eval.md), never on generated data."""
 
-    classes: float = 0.6  # GB/T class fit, blended with the policy-vocabulary segment fit
-    keyword: float = 0.15  # per place product word found in the text (at most two)
-    zone: float = 0.1  # the zone's positioning names the enterprise's segment
+    classes: float = 0.3  # GB/T class fit, blended with the policy-vocabulary segment fit
+    keyword: float = 0.35  # per place product word found in the text (at most two)
+    zone: float = 0.05  # the zone's positioning names the enterprise's segment
 
 
 def park_content(

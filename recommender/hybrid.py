@@ -45,10 +45,11 @@ class HybridWeights:
     content: float = 0.2
     collaborative: float = 0.8
     policy: float = 1.0
-    # inside the content part (recommender.content.ContentWeights)
-    classes: float = 0.6
-    keyword: float = 0.15
-    zone: float = 0.1
+    # inside the content part (recommender.content.ContentWeights): chosen by 5-fold
+    # cross-validation on the real-world dev set (recommender/evaluate_realworld.py)
+    classes: float = 0.3
+    keyword: float = 0.35
+    zone: float = 0.05
 
     def content_parts(self) -> ContentWeights:
         return ContentWeights(classes=self.classes, keyword=self.keyword, zone=self.zone)

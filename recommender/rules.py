@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from features.scope import is_manufacturing
 
 from features.enterprise import EnterpriseProfile
 from features.kb import KnowledgeBase, Park, Rule
+from features.scope import is_manufacturing
 from features.text import normalize
 from recommender.content import ContentSignals
 
