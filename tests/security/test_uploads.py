@@ -113,3 +113,20 @@ def test_oversized_chunked_body_is_413(raw: httpx.Client) -> None:
     r = raw.post("/v1/match", content=chunks(), headers={"Content-Type": "application/json"})
     assert r.status_code == 413, r.text[:200]
     assert "请求体过大" in r.json()["detail"]
+
+
+def test_a_second_import_waits_then_is_told_to_retry(
+    bureau: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One import at a time: while one holds the slot, another waits briefly, then gets 503."""
+    from api.routes import enterprises
+
+    monkeypatch.setattr(enterprises, "IMPORT_WAIT_SECONDS", 0.2)
+    assert enterprises._import_slot.acquire(timeout=60)
+    try:
+        data = f"企业编号,主营业务描述\nQ-{uuid.uuid4().hex[:8]},生产汽车零部件\n".encode()
+        r = upload(bureau, "second.csv", data, "text/csv")
+    finally:
+        enterprises._import_slot.release()
+    assert r.status_code == 503 and "另一个文件正在导入" in r.json()["detail"]
+    assert upload(bureau, "second.csv", data, "text/csv").status_code == 201
