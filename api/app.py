@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import text
+from starlette.types import ASGIApp
 
 from api.auth import admin_token_hash
 from api.deps import AppState, StateDep
 from api.errors import install_error_handlers
-from api.middleware import BodySizeLimit
+from api.middleware import BodySizeLimit, redact_access_log
 from api.models_service import MatcherHolder, load_serving_matcher
 from api.routes import bureau_pages, pages
 from api.routes import enterprises as enterprise_routes
@@ -23,7 +24,7 @@ from api.routes import match as match_routes
 from api.routes import models as model_routes
 from api.routes import reports as report_routes
 from api.schemas import Health
-from api.security import install_security
+from api.security import SecurityHeaders, install_security
 from api.settings import Settings, get_settings
 from features.kb import load_kb
 from recommender.leads import LeadCache
@@ -37,11 +38,19 @@ DESCRIPTION = """
 """
 
 
+class InvestMatchApp(FastAPI):
+    """FastAPI with the security headers outside everything, Starlette's 500 handler included."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_access_log()  # here, not at import: uvicorn has configured logging by now
         kb = load_kb(settings.data_dir)
         sessions = get_sessionmaker(settings.database_url)
         matcher = load_serving_matcher(kb, sessions, settings.reference_cache)
@@ -58,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             leads_routes.warm(app.state.app, app.state.lead_cache)
         yield
 
-    app = FastAPI(
+    app = InvestMatchApp(
         title="招商匹配 InvestMatch",
         version="0.1.0",
         description=DESCRIPTION,
@@ -70,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         overrides={"/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES},
     )
-    install_security(app, settings)  # outside the body limit: its 413 gets the headers too
+    install_security(app, settings)
     app.include_router(kb_routes.router)
     app.include_router(match_routes.router)
     app.include_router(model_routes.router)

@@ -16,12 +16,14 @@ from api.training import TrainOutcome, train_new_version
 from features.history import HistoryError, read_csv, validate_history
 from features.kb import KBError, KnowledgeBase, load_kb
 from recommender.synthetic import GeneratorParams, generate_history
+from store.access import list_tokens, revoke_tokens
 from store.db import get_sessionmaker, migrate
 from store.history import count_enterprises, existing_external_ids, import_history
 from store.kb_sync import sync_kb
 from store.registry import active_version
 
 log = logging.getLogger("investmatch")
+TOKEN_DAYS = 180  # bureau staff change; a forgotten token should not work forever
 
 
 def ensure_admin_token(settings: Settings) -> None:
@@ -134,6 +136,32 @@ def cmd_train(settings: Settings, force: bool) -> int:
     return 0
 
 
+def cmd_revoke_token(settings: Settings, token_id: int | None, name: str | None) -> int:
+    """Revoke tokens; the API refuses them at once and their web sessions are deleted."""
+    if token_id is None and not name:
+        print(
+            "请用 --id 或 --name 指定要停用的令牌（python -m api.cli list-tokens 可查看）",
+            file=sys.stderr,
+        )
+        return 2
+    migrate(settings.database_url)
+    n = revoke_tokens(get_sessionmaker(settings.database_url), token_id=token_id, name=name)
+    if not n:
+        print("没有找到可停用的令牌（不存在或已停用）", file=sys.stderr)
+        return 1
+    print(f"已停用 {n} 个令牌，其网页登录会话已全部结束")
+    return 0
+
+
+def cmd_list_tokens(settings: Settings) -> int:
+    migrate(settings.database_url)
+    for t in list_tokens(get_sessionmaker(settings.database_url)):
+        expiry = t.expires_at.date().isoformat() if t.expires_at else "永不过期"
+        state = "已停用" if t.revoked else "有效"
+        print(f"{t.id}\t{t.name}\t{t.role}\t{t.bureau or '-'}\t{expiry}\t{state}")
+    return 0
+
+
 def cmd_serve(settings: Settings) -> int:
     import uvicorn
 
@@ -164,6 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     tok.add_argument("--name", required=True)
     tok.add_argument("--role", choices=["bureau", "admin"], default="bureau")
+    tok.add_argument(
+        "--bureau", help="the bureau whose records the token reads and writes (default: --name)"
+    )
+    tok.add_argument(
+        "--days",
+        type=int,
+        default=TOKEN_DAYS,
+        help=f"days until the token expires (default {TOKEN_DAYS}; 0: never)",
+    )
+    rev = sub.add_parser(
+        "revoke-token", help="revoke tokens by --id or --name; their web sessions end at once"
+    )
+    rev.add_argument("--id", type=int)
+    rev.add_argument("--name")
+    sub.add_parser("list-tokens", help="list tokens (id, name, role, bureau, expiry, state)")
     imp = sub.add_parser(
         "import-history", help="import enterprises.csv and interactions.csv (all or nothing)"
     )
@@ -172,9 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.cmd == "create-token":
+        if args.days < 0:
+            parser.error("--days 不能为负数（0 表示永不过期）")
         migrate(settings.database_url)
-        print(create_token(get_sessionmaker(settings.database_url), args.name, args.role))
+        factory = get_sessionmaker(settings.database_url)
+        print(create_token(factory, args.name, args.role, bureau=args.bureau, days=args.days))
         return 0
+    if args.cmd == "revoke-token":
+        return cmd_revoke_token(settings, args.id, args.name)
+    if args.cmd == "list-tokens":
+        return cmd_list_tokens(settings)
     if args.cmd == "import-history":
         return cmd_import_history(settings, args.enterprises, args.interactions)
     if args.cmd == "train":

@@ -105,7 +105,16 @@ def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
 
 
+INTERNAL_ERROR = "服务器内部错误，本次操作未完成；请稍后重试，如仍出错请联系管理员"
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette's outermost middleware calls this and then re-raises, so the trace is still
+        # logged; the caller gets the one JSON shape in Chinese instead of a plain-text page.
+        return JSONResponse(error_body(INTERNAL_ERROR, "internal_error"), status_code=500)
+
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None

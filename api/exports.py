@@ -12,11 +12,16 @@ from fastapi.responses import Response
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from features.controls import strip_controls
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def safe_cell(v: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe; control
+    characters are dropped (a second guard behind validation: XLSX cannot hold them)."""
+    if isinstance(v, str):
+        v = strip_controls(v)
     if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + v
     return v

@@ -1,8 +1,10 @@
-"""ASGI middleware: a request body larger than its limit gets 413 before it is read."""
+"""ASGI middleware: a request body larger than its limit gets 413; query strings kept out of the access log."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,25 +50,60 @@ class BodySizeLimit:
                 await self._reject(send, limit)
                 return
         received = 0
-        started = False
+        exceeded = False
+        rejected = False
+        started = False  # the app answered before the limit was crossed: its answer stands
 
         async def guarded_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
+            if exceeded:
+                raise _TooLarge
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+        async def guarded_send(message: Message) -> None:
+            # A body without Content-Length (chunked) is only found too large while the app reads
+            # it, and FastAPI turns any error while reading into its own 400 (our 422). Whatever
+            # the app answers after the limit was crossed is replaced by the 413.
+            nonlocal rejected, started
+            if exceeded and not started:
+                if not rejected and message["type"] == "http.response.start":
+                    rejected = True
+                    await self._reject(send, limit)
+                return
+            started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, guarded_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send, limit)
+        with contextlib.suppress(_TooLarge):  # the app stopped reading: answered below
+            await self.app(scope, guarded_receive, guarded_send)
+        if exceeded and not rejected and not started:
+            await self._reject(send, limit)
+
+
+class RedactQuery(logging.Filter):
+    """Drops the query string from uvicorn's access log lines: `?token=` values, and the report's
+    `?name=…&description=…`, are not for a log file. The path stays, so requests can be traced."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn.access logs (client, method, path with query, http version, status).
+        if (
+            isinstance(args, tuple)
+            and len(args) >= 3
+            and isinstance(args[2], str)
+            and "?" in args[2]
+        ):
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?[已隐去]", *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Install `RedactQuery` on uvicorn's access logger once (after uvicorn configured logging)."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQuery) for f in logger.filters):
+        logger.addFilter(RedactQuery())

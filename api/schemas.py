@@ -5,7 +5,17 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from api.errors import FIELD_NAMES
+from features.controls import control_message
 
 
 class SegmentPublic(BaseModel):
@@ -193,6 +203,18 @@ class MatchRequest(BaseModel):
     def _upper(cls, v: str | None) -> str | None:
         return v.upper() if v else None
 
+    @field_validator("description", "name")
+    @classmethod
+    def _no_controls(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return no_controls(v, info.field_name or "", multiline=info.field_name == "description")
+
+    @field_validator("products")
+    @classmethod
+    def _no_controls_in_products(cls, v: list[str]) -> list[str]:
+        for i, item in enumerate(v):
+            no_controls(item, "products", multiline=False, item=i)
+        return v
+
     @field_validator(
         "rd_intensity", "annual_revenue_wan", "investment_wan", "energy_tce", "land_mu"
     )
@@ -201,6 +223,20 @@ class MatchRequest(BaseModel):
         if v is not None and not math.isfinite(v):
             raise ValueError("数值必须是有限的数字")
         return v
+
+
+def no_controls(
+    value: str | None, field: str, *, multiline: bool, item: int | None = None
+) -> str | None:
+    """Refuse C0 control characters in a text field (see features.controls), naming the field
+    (`field` is an API name of FIELD_NAMES, or already the label to show)."""
+    if value is None:
+        return None
+    label = FIELD_NAMES.get(field, field) + (f"[{item}]" if item is not None else "")
+    message = control_message(label, value, multiline=multiline)
+    if message:
+        raise ValueError(message)
+    return value
 
 
 class SegmentRef(BaseModel):

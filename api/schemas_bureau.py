@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from api.schemas import ENTERPRISE_EXAMPLE, MAX_ID, MatchRequest
+from api.schemas import ENTERPRISE_EXAMPLE, MAX_ID, MatchRequest, no_controls
 from store.enterprises import as_utc
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+# Records without an external id are named `db<primary key>` (training, reports): an external id
+# of that form would be taken for another record.
+INVENTED_ID = re.compile(r"^db[0-9]+$", re.IGNORECASE)
+INVENTED_ID_MESSAGE = (
+    "{label} “{value}” 的形式 db+数字 留作系统内部编号，请换一个编号（例如加上部门前缀）"
+)
 
 RECORD_SOURCES = {
     "bureau": "招商部门录入",
@@ -46,6 +54,14 @@ class EnterpriseCreate(MatchRequest):
     @classmethod
     def _blank_id(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("external_id")
+    @classmethod
+    def _external_id(cls, v: str | None) -> str | None:
+        no_controls(v, "external_id（企业编号）", multiline=False)
+        if v is not None and INVENTED_ID.match(v):
+            raise ValueError(INVENTED_ID_MESSAGE.format(label="external_id（企业编号）", value=v))
+        return v
 
 
 class EnterprisePublic(BaseModel):
@@ -121,7 +137,13 @@ class InteractionCreate(BaseModel):
     @field_validator("note")
     @classmethod
     def _blank_note(cls, v: str | None) -> str | None:
-        return v or None
+        return no_controls(v, "note（备注）", multiline=True) or None
+
+    @field_validator("park_id")
+    @classmethod
+    def _park_id(cls, v: str) -> str:
+        no_controls(v, "park_id（园区编号）", multiline=False)
+        return v
 
 
 class InteractionPublic(BaseModel):

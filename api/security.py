@@ -14,12 +14,13 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import new_signer
 from api.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -209,16 +210,42 @@ def csrf_tokens(request: Request) -> CsrfTokens:
     return tokens
 
 
+def csrf_cookie(request: Request) -> str:
+    """The CSRF cookie's name: `__Host-` over HTTPS, so that a sibling subdomain cannot plant it."""
+    return "__Host-" + CSRF_COOKIE if request.url.scheme == "https" else CSRF_COOKIE
+
+
+def set_csrf_cookie(request: Request, response: Response, nonce: str) -> None:
+    # Lax, not Strict: a link from another site must not replace the cookie of open forms.
+    response.set_cookie(
+        csrf_cookie(request),
+        nonce,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def renew_csrf(request: Request, response: Response) -> None:
+    """A fresh nonce for this browser (at login), so that tokens from before it stop working."""
+    set_csrf_cookie(request, response, CsrfTokens.new_nonce())
+
+
 def csrf_ok(request: Request, token: str | None) -> bool:
     """Whether a form post carries the token signed for this browser's CSRF cookie."""
-    return csrf_tokens(request).verify(request.cookies.get(CSRF_COOKIE), token)
+    return csrf_tokens(request).verify(request.cookies.get(csrf_cookie(request)), token)
 
 
 # -- wiring ---------------------------------------------------------------------------------------
 def install_security(app: FastAPI, settings: Settings) -> None:
-    """Add the guards to `app` (outermost first: headers, CORS, rate limit) and its CSRF key."""
+    """Add the guards to `app` (outermost first: CORS, rate limit), its CSRF key and the key that
+    signs session cookies. `SecurityHeaders` wraps the whole stack instead (see api.app), so
+    that the 500s of Starlette's outermost error middleware carry the headers too."""
     secret = settings.csrf_secret.get_secret_value().encode() if settings.csrf_secret else None
     app.state.csrf = CsrfTokens(secret or secrets.token_bytes(32))
+    key = settings.session_secret.get_secret_value().encode() if settings.session_secret else None
+    app.state.session_signer = new_signer(key or secrets.token_bytes(32))
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     origins = settings.cors_origin_list
     if origins:
@@ -228,4 +255,3 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
-    app.add_middleware(SecurityHeaders)

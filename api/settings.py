@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         "makes a random one (forms open across a restart must then be reloaded)",
     )
 
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="key that signs the bureau's session cookies; without it each process "
+        "makes a random one (bureau users must then log in again after a restart, and every "
+        "worker of a multi-process deployment needs the same key)",
+    )
+
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.enterprise import ORIGINS
+from features.tables import TableError, TableLimits, open_table
 
 INTERACTION_KINDS = ("viewed", "contacted", "visited", "signed", "settled", "declined")
 KIND_NAMES = {
@@ -70,13 +71,24 @@ class HistoryError(ValueError):
         super().__init__("导入失败，未写入任何数据：\n" + "\n".join(shown) + more)
 
 
+# A bureau's history export, read from the shell: larger than an upload, still bounded.
+HISTORY_LIMITS = TableLimits(max_bytes=200 * 1024 * 1024, max_rows=5_000_000, max_cols=64)
+
+
 def read_csv(path: Path | str) -> pd.DataFrame:
+    """A history CSV (UTF-8, UTF-8-BOM or GB18030) as text columns, through `features.tables`;
+    blank lines are skipped, as before."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        with open(path, "rb") as fh:
+            header, rows = open_table(fh, Path(path).name, HISTORY_LIMITS)
+            body = [r + [""] * (len(header) - len(r)) for r in rows if r]
     except FileNotFoundError:
         raise HistoryError([f"文件 {path} 不存在"]) from None
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise HistoryError([f"文件 {path} 无法读取（应为 UTF-8 编码的 CSV）：{exc}"]) from None
+    except TableError as exc:
+        raise HistoryError([f"文件 {path} 无法读取：{exc.args[0]}"]) from None
+    if any(len(r) > len(header) for r in body):
+        raise HistoryError([f"文件 {path} 有的行比表头多出列，请补上表头或删除多余的列"])
+    return pd.DataFrame(body, columns=header, dtype=str)
 
 
 def _blank(v: object) -> bool:

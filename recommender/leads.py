@@ -123,6 +123,10 @@ class LeadCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def warm_for(self, matcher: Matcher) -> bool:
+        """Whether entries of `matcher` are held (a different matcher empties the cache)."""
+        return bool(self._entries) and self._owner is not None and self._owner() is matcher
+
     def vectors(
         self, matcher: Matcher, items: Sequence[tuple[str, EnterpriseProfile]]
     ) -> list[LeadVector]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Select, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -87,6 +87,7 @@ def create_enterprise(
     *,
     record_source: str,
     consent: bool,
+    bureau: str = "",
 ) -> orm.Enterprise:
     """Insert one enterprise; a taken `external_id` raises `DuplicateExternalIds` (race-safe: the
     UNIQUE constraint decides, not a prior look-up)."""
@@ -98,6 +99,7 @@ def create_enterprise(
         products=split_products(fields.get("products")),
         record_source=record_source,
         consent=consent,
+        bureau=bureau,
     )
     try:
         with factory.begin() as session:
@@ -114,7 +116,10 @@ def create_enterprise(
 
 
 def import_enterprises(
-    factory: sessionmaker[Session], enterprises: pd.DataFrame, record_source: str = "import"
+    factory: sessionmaker[Session],
+    enterprises: pd.DataFrame,
+    record_source: str = "import",
+    bureau: str = "",
 ) -> int:
     """Insert a frame validated by `features.history.validate_enterprises` in ONE transaction.
 
@@ -132,6 +137,7 @@ def import_enterprises(
             products=split_products(_clean(r.get("products"))),
             record_source=record_source,
             consent=True,
+            bureau=bureau,
         )
         created = _clean(r.get("created_at"))
         if created is not None:
@@ -165,6 +171,20 @@ def _clean(v: object) -> object:
 
 def get_enterprise(session: Session, enterprise_id: int) -> orm.Enterprise | None:
     return session.get(orm.Enterprise, enterprise_id)
+
+
+def delete_enterprise(
+    factory: sessionmaker[Session], enterprise_id: int, bureau: str | None
+) -> bool:
+    """Delete a record and the interactions that name it, in one transaction. `bureau` None (an
+    admin) may delete any record, a bureau only its own; False when there is no such record."""
+    with factory.begin() as session:
+        row = session.get(orm.Enterprise, enterprise_id)
+        if row is None or (bureau is not None and row.bureau != bureau):
+            return False
+        session.execute(delete(orm.Interaction).where(orm.Interaction.enterprise_id == row.id))
+        session.delete(row)
+    return True
 
 
 @dataclass(frozen=True)
@@ -215,10 +235,9 @@ class NewInteraction:
     occurred_at: datetime | None = None
 
 
-def _by_key(session: Session, key: str) -> orm.Interaction | None:
-    return session.scalars(
-        select(orm.Interaction).where(orm.Interaction.idempotency_key == key)
-    ).first()
+def _by_key(session: Session, bureau: str, key: str) -> orm.Interaction | None:
+    i = orm.Interaction
+    return session.scalars(select(i).where(i.bureau == bureau, i.idempotency_key == key)).first()
 
 
 def _differences(row: orm.Interaction, new: NewInteraction) -> list[str]:
@@ -249,15 +268,17 @@ def record_interaction(
     key: str,
     new: NewInteraction,
     record_source: str = "bureau",
+    bureau: str = "",
 ) -> tuple[orm.Interaction, bool]:
     """Record `new` under idempotency `key` once: (row, True) the first time, (the same row, False)
     on a retry with the same content, `IdempotencyConflict` if the key was used for other content.
 
-    Concurrent retries race to INSERT and the UNIQUE constraint on the key lets exactly one win;
-    the losers roll back and return the winner's row. No lock or prior read is relied on.
+    Concurrent retries race to INSERT and the UNIQUE constraint on (bureau, key) lets exactly one
+    win; the losers roll back and return the winner's row. No lock or prior read is relied on.
+    Keys are per bureau: another bureau's use of the same key is neither seen nor replayed.
     """
     with factory() as session:
-        existing = _by_key(session, key)
+        existing = _by_key(session, bureau, key)
         if existing is not None:
             return _replay(existing, new)
         if session.get(orm.Enterprise, new.enterprise_id) is None:
@@ -272,13 +293,14 @@ def record_interaction(
         record_source=record_source,
         idempotency_key=key,
         note=new.note,
+        bureau=bureau,
     )
     try:
         with factory.begin() as session:
             session.add(row)
     except IntegrityError:
         with factory() as session:
-            existing = _by_key(session, key)
+            existing = _by_key(session, bureau, key)
         if existing is None:
             raise  # not the key: a foreign key, i.e. a reference removed meanwhile
         return _replay(existing, new)
@@ -293,11 +315,15 @@ def list_interactions(
     kind: str | None,
     limit: int,
     offset: int,
+    bureau: str | None = None,
 ) -> tuple[Sequence[orm.Interaction], int]:
-    """A page of interactions, latest first, and the total that match."""
+    """A page of interactions, latest first, and the total that match; only `bureau`'s own unless
+    `bureau` is None (an admin)."""
     i = orm.Interaction
 
     def where(stmt: Select[Any]) -> Select[Any]:
+        if bureau is not None:
+            stmt = stmt.where(i.bureau == bureau)
         if enterprise_id is not None:
             stmt = stmt.where(i.enterprise_id == enterprise_id)
         if park_id:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Explicit constraint names so that migrations are the same on SQLite and PostgreSQL.
@@ -123,18 +134,28 @@ class Enterprise(Base):
     record_source: Mapped[str] = mapped_column(String(20), default="api")
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The bureau whose token created the record; "" for self-checks, history and admin imports.
+    bureau: Mapped[str] = mapped_column(String(100), default="", server_default="", index=True)
 
 
 class Interaction(Base):
     __tablename__ = "interactions"
+    # An idempotency key is a bureau's own: another bureau's key neither replays nor blocks it.
+    __table_args__ = (
+        UniqueConstraint(
+            "bureau", "idempotency_key", name="uq_interactions_bureau_idempotency_key"
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
     park_id: Mapped[str] = mapped_column(ForeignKey("parks.park_id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     record_source: Mapped[str] = mapped_column(String(20), default="api")
-    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(120))
     note: Mapped[str | None] = mapped_column(Text)
+    # The bureau whose token wrote it; a bureau reads only its own, an admin all ("" = no bureau).
+    bureau: Mapped[str] = mapped_column(String(100), default="", server_default="", index=True)
 
 
 class MatchRequest(Base):
@@ -170,3 +191,23 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    bureau: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a signed random id, this table only its SHA-256.
+
+    Logout deletes the row; revoking the token deletes its rows; `expires_at` is checked on every
+    request, so the lifetime the login page states is the one enforced here.
+    """
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(20))
+    bureau: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -14,10 +14,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.auth import (
-    PAGE_COOKIE,
-    PAGE_COOKIE_PATH,
+    ROLE_RANK,
     BureauPageDep,
-    page_role_of,
+    end_session,
+    page_cookie,
+    principal_of,
+    start_session,
 )
 from api.deps import SessionDep, StateDep
 from api.errors import AppError
@@ -33,7 +35,7 @@ from api.routes.pages import (
     validation_errors,
 )
 from api.schemas import MAX_ID, ORIGIN_VALUES, MatchRequest
-from api.security import csrf_ok
+from api.security import csrf_ok, renew_csrf
 from features.kb import KnowledgeBase, Park
 from recommender.leads import SCALE_NAMES, LeadFilters, served_segments
 from store.orm import Enterprise
@@ -41,7 +43,6 @@ from store.orm import Enterprise
 router = APIRouter(include_in_schema=False)
 
 NO_STORE = {"Cache-Control": "no-store"}
-COOKIE_MAX_AGE = 8 * 3600  # a working day; the token itself stays valid until revoked
 STATUS_NAMES = {"empty": "空缺", "thin": "薄弱", "ok": "已成规模"}
 PAGE_SIZE = 20
 
@@ -81,38 +82,51 @@ def login(
     # Checked before the token, so a forged post cannot even probe whether a token is valid.
     if not csrf_ok(request, csrf_token):
         return csrf_rejected(request)
-    role = page_role_of(state, token)
-    if role is None:
+    who = principal_of(state, token.strip()) if token.strip() else None
+    if who is None or ROLE_RANK[who.role] < ROLE_RANK["bureau"]:
         # The typed token is neither echoed back nor logged.
         context = {
             "title": "招商部门登录",
             "next": safe_next(next),
-            "error": "令牌无效或已停用，请核对后重新输入，或向管理员申请新令牌。"
+            "error": "令牌无效、已过期或已停用，请核对后重新输入，或向管理员申请新令牌。"
             if token.strip()
             else "请输入招商部门令牌。",
         }
         return page(request, "bureau_login.html", context, 401)
+    end_session(request, state)  # a login replaces whatever session this browser had
+    value, max_age = start_session(request, state, who)
     response = RedirectResponse(safe_next(next), status_code=303)
+    name, path = page_cookie(request)
     response.set_cookie(
-        PAGE_COOKIE,
-        token.strip(),
-        max_age=COOKIE_MAX_AGE,
-        path=PAGE_COOKIE_PATH,
+        name,
+        value,
+        max_age=max_age,
+        path=path,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
     )
+    # A new CSRF nonce at login: a nonce planted or read before the login is worth nothing after.
+    renew_csrf(request, response)
     response.headers["Cache-Control"] = "no-store"
     api_leads.warm(state, api_leads.lead_cache(request))
     return response
 
 
 @router.post("/bureau/logout", response_model=None)
-def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, state: StateDep, csrf_token: Annotated[str, Form()] = "") -> Response:
     if not csrf_ok(request, csrf_token):
         return csrf_rejected(request)
+    end_session(request, state)  # the server forgets it: a copied cookie is worthless from now
     response = RedirectResponse("/bureau/login", status_code=303)
-    response.delete_cookie(PAGE_COOKIE, path=PAGE_COOKIE_PATH, httponly=True, samesite="strict")
+    name, path = page_cookie(request)
+    response.delete_cookie(
+        name,
+        path=path,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -431,7 +445,8 @@ def report(
         text = "；".join(m for ms in errors.values() for m in ms)
         return error_page(request, "无法生成报告", f"输入有误：{text}", 422)
     try:
-        result = run_match(req, state, channel="bureau_report")
+        # The bureau's own report on its own data: kept in full, like its records.
+        result = run_match(req, state, channel="bureau_report", consent=True)
     except AppError as exc:
         return error_page(request, "无法生成报告", exc.detail, exc.status_code)
     kb = state.kb

@@ -5,29 +5,29 @@ The candidate pool these build is private to the bureau: no public route returns
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import zipfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import pandas as pd
-from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy.exc import OperationalError
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.formparsers import MultiPartException
 
-from api.auth import BureauDep
-from api.deps import DB_DOWN, SessionDep, StateDep
+from api.auth import BureauDep, Principal
+from api.deps import DB_DOWN, AppState, SessionDep, StateDep
 from api.errors import AppError, NotFound, ServiceUnavailable, error_body
 from api.routes.match import to_profile
 from api.schemas import MAX_ID, MAX_OFFSET, ErrorPublic, Origin, error_responses
 from api.schemas_bureau import (
+    INVENTED_ID,
+    INVENTED_ID_MESSAGE,
     EnterpriseCreate,
     EnterprisePublic,
     EnterprisesPublic,
@@ -35,7 +35,9 @@ from api.schemas_bureau import (
     ImportResult,
     RecordSource,
 )
+from features.controls import control_message
 from features.history import validate_enterprises
+from features.tables import TableError, TableLimits, open_table
 from store import enterprises as store
 
 router = APIRouter(
@@ -47,7 +49,12 @@ router = APIRouter(
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 MAX_LISTED_ERRORS = 500
-XLSX_MAGIC = b"PK\x03\x04"
+MAX_COLLECTED_ERRORS = 10_000
+UPLOAD_LIMITS = TableLimits(max_bytes=MAX_UPLOAD_BYTES, max_rows=MAX_ROWS, max_cols=64)
+# One import at a time: each holds up to a 5 MB file, its rows and a transaction. A second one
+# waits this long for the first, then is told to retry rather than queueing without bound.
+IMPORT_WAIT_SECONDS = 30
+_import_slot = threading.BoundedSemaphore(1)
 
 # Column -> accepted headers: the Chinese one first (used in messages), then the English ones.
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -107,84 +114,34 @@ HEADER_LOOKUP = {_norm_header(alias): col for col, aliases in HEADERS.items() fo
 ACCEPTED = "、".join(f"{a[0]}（{a[1]}）" for a in HEADERS.values())
 
 
-def _cell(v: object) -> str:
-    """A spreadsheet cell as the text a person typed: 320 not 320.0, dates as ISO."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "是" if v else "否"
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if isinstance(v, datetime | date):
-        return v.isoformat()
-    return str(v).strip()
-
-
-def _read_xlsx(data: bytes, label: str) -> list[list[str]]:
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise InvalidFile(
-            f"{label} 不是可读取的 Excel .xlsx 文件（{exc.__class__.__name__}）；"
-            "请在 Excel 中“另存为 Excel 工作簿 (*.xlsx)”后重新上传"
-        ) from None
-    try:
-        ws = wb.worksheets[0]
-        rows: list[list[str]] = []
-        for values in ws.iter_rows(values_only=True):
-            if len(rows) > MAX_ROWS + 1:
-                break  # reported as too many rows; no need to read the rest
-            rows.append([_cell(v) for v in values])
-    finally:
-        wb.close()
-    return rows
-
-
-def _read_csv(data: bytes, label: str) -> list[list[str]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidFile(
-            f"{label} 不是 UTF-8 编码的 CSV；请在 Excel 中“另存为 CSV UTF-8（逗号分隔）”，"
-            "或直接上传 .xlsx 文件"
-        ) from None
-    try:
-        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text, newline=""))]
-    except csv.Error as exc:
-        raise InvalidFile(f"{label} 不是有效的 CSV：{exc}") from None
-
-
-def read_table(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[str, str]]:
+def read_table(data: bytes | BinaryIO, filename: str) -> tuple[pd.DataFrame, dict[str, str]]:
     """The data rows under canonical column names (all text), and each column's header as written.
 
     Row i of the frame is row i + 2 of the file, as `validate_enterprises` numbers them; blank
     rows at the end are dropped, blank rows in between are kept so that numbers stay true.
+    Parsing and all its bounds live in `features.tables`.
     """
     label = filename
-    suffix = PurePath(filename).suffix.lower()
-    if suffix == ".xlsx" or (suffix not in (".csv", ".txt") and data.startswith(XLSX_MAGIC)):
-        rows = _read_xlsx(data, label)
-    elif suffix in (".csv", ".txt", ""):
-        rows = _read_csv(data, label)
-    else:
-        raise InvalidFile(f"{label}：只支持 .xlsx 或 .csv（UTF-8）文件，请另存为其中一种后上传")
-    while rows and not any(rows[-1]):
-        rows.pop()
-    if not rows:
+    try:
+        header, row_iter = open_table(data, filename, UPLOAD_LIMITS)
+        body = list(row_iter)
+    except TableError as exc:
+        raise InvalidFile(exc.args[0]) from None
+    if not any(header) and not body:
         raise InvalidFile(f"{label} 是空文件：第 1 行应为表头，其下每行一家企业")
-    header, body = rows[0], rows[1:]
-    if len(body) > MAX_ROWS:
-        raise InvalidFile(f"{label} 超过 {MAX_ROWS} 行企业数据，请拆分为多个文件分批导入")
     if not body:
         raise InvalidFile(f"{label} 只有表头、没有企业数据：请从第 2 行起每行填写一家企业")
 
     errors: list[str] = []
     columns: dict[str, int] = {}
     written: dict[str, str] = {}
+    # Columns that hold data somewhere, found in one pass (rows are at most UPLOAD_LIMITS.max_cols
+    # wide): checking each blank header against every row made work grow with columns x rows.
+    filled = {j for r in body for j, v in enumerate(r) if v}
     for j, h in enumerate(header):
         col_no = j + 1
         if not h:
-            if any(j < len(r) and r[j] for r in body):
+            if j in filled:
                 errors.append(
                     f"{label} 第 1 行 第 {col_no} 列有数据但没有表头，请补上表头或删除该列"
                 )
@@ -211,6 +168,26 @@ def read_table(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[str, str]
     if "rd_intensity" in frame:
         frame["rd_intensity"] = frame["rd_intensity"].map(_percent)
     return frame, written
+
+
+MULTI_LINE_COLUMNS = ("description",)
+
+
+def cell_errors(frame: pd.DataFrame, written: dict[str, str], label: str) -> list[str]:
+    """Control characters and invented-looking ids, which `validate_enterprises` does not check."""
+    errors: list[str] = []
+    for col in frame.columns:
+        multiline = col in MULTI_LINE_COLUMNS
+        for i, value in enumerate(frame[col], start=2):
+            where = f"{label} 第 {i} 行 {written.get(col, col)}"
+            message = control_message(where, value, multiline=multiline) if value else None
+            if message:
+                errors.append(message)
+            elif col == "enterprise_id" and INVENTED_ID.match(value):
+                errors.append(INVENTED_ID_MESSAGE.format(label=where, value=value))
+            if len(errors) >= MAX_COLLECTED_ERRORS:
+                return errors
+    return errors
 
 
 def _percent(v: str) -> str:
@@ -276,20 +253,32 @@ def _safe_label(filename: str | None) -> str:
         409: {"model": ErrorPublic, "description": "external_id 已被使用"},
     },
 )
-def create_enterprise(req: EnterpriseCreate, state: StateDep, _: BureauDep) -> EnterprisePublic:
+def create_enterprise(
+    req: EnterpriseCreate, state: StateDep, principal: BureauDep
+) -> EnterprisePublic:
     to_profile(req, state)  # the GB/T code must exist, with the same message as /v1/match
     fields = req.model_dump()
     try:
         with database():
             row = store.create_enterprise(
-                state.sessions, fields, record_source="bureau", consent=True
+                state.sessions,
+                fields,
+                record_source="bureau",
+                consent=True,
+                bureau=principal.bureau,
             )
     except store.DuplicateExternalIds as exc:
         ext, pk = next(iter(exc.existing.items()))
+        with database(), state.sessions() as session:
+            holder = store.get_enterprise(session, pk)
+        if holder is not None and (principal.is_admin or holder.bureau == principal.bureau):
+            where = (
+                f"（企业记录 id {pk}），请换一个编号，或用 GET /v1/enterprises/{pk} 查看已有记录"
+            )
+        else:
+            where = "，请换一个编号"  # another bureau's record: its id and content stay private
         raise Conflict(
-            f"external_id（企业编号）“{ext}” 已存在（企业记录 id {pk}），"
-            f"请换一个编号，或用 GET /v1/enterprises/{pk} 查看已有记录",
-            code="duplicate_external_id",
+            f"external_id（企业编号）“{ext}” 已存在{where}", code="duplicate_external_id"
         ) from None
     return EnterprisePublic.model_validate(row)
 
@@ -311,15 +300,68 @@ def create_enterprise(req: EnterpriseCreate, state: StateDep, _: BureauDep) -> E
             "model": ImportRejected | ErrorPublic,
             "description": "文件有错（errors 逐条列出行号），或没有上传文件",
         },
+        503: {"model": ErrorPublic, "description": "另一个文件正在导入，或数据库暂时不可用"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "企业名录：.xlsx 或 .csv（UTF-8 或 GB18030）",
+                            }
+                        },
+                    }
+                }
+            },
+        }
     },
 )
-def import_enterprises(
-    file: Annotated[UploadFile, File(description="企业名录：.xlsx 或 UTF-8 编码的 .csv")],
-    state: StateDep,
-    _: BureauDep,
+async def import_enterprises(request: Request, state: StateDep, principal: BureauDep) -> Any:
+    # The multipart body is parsed here, after BureauDep has checked the token: a `File()`
+    # parameter would make FastAPI parse up to 5 MB for anyone before authenticating.
+    try:
+        form = await request.form(max_files=1, max_fields=20, max_part_size=64 * 1024)
+    except (MultiPartException, ValueError):
+        raise InvalidFile(
+            "请求体无法解析：请以 multipart/form-data 上传，文件放在 file 字段"
+        ) from None
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUpload):
+            return JSONResponse(
+                error_body(
+                    "file（企业名录文件）为必填项：请以 multipart/form-data 的 file 字段上传 .xlsx 或 .csv 文件",
+                    "invalid_input",
+                    fields=["file"],
+                ),
+                status_code=422,
+            )
+        return await run_in_threadpool(_import_file, upload, state, principal)
+    finally:
+        await form.close()
+
+
+def _import_file(upload: StarletteUpload, state: AppState, principal: Principal) -> Any:
+    label = _safe_label(upload.filename)
+    if not _import_slot.acquire(timeout=IMPORT_WAIT_SECONDS):
+        raise ServiceUnavailable("另一个文件正在导入，请稍后重新上传", code="import_busy")
+    try:
+        return _import_locked(upload, label, state, principal)
+    finally:
+        _import_slot.release()
+
+
+def _import_locked(
+    upload: StarletteUpload, label: str, state: AppState, principal: Principal
 ) -> Any:
-    label = _safe_label(file.filename)
-    data = file.file.read(MAX_UPLOAD_BYTES + 1)
+    data = upload.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise TooLarge(
             f"{label} 超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请拆分为多个文件分批导入"
@@ -329,7 +371,7 @@ def import_enterprises(
     except InvalidFile as exc:
         return _rejected(label, exc.errors)
     clean, errors = validate_enterprises(frame, state.kb.industries, label=label)
-    errors = _relabel(errors, written)
+    errors = _relabel(errors, written) + cell_errors(frame, written, label)
     row_of: dict[str, int] = {}
     for i, eid in enumerate(frame["enterprise_id"]):
         if eid:
@@ -337,10 +379,11 @@ def import_enterprises(
     id_header = written["enterprise_id"]
 
     def taken_messages(taken: dict[str, int]) -> list[str]:
+        # The holder's record id is not named: it may be another bureau's record.
         return [
-            f"{label} 第 {row_of.get(ext, 0)} 行 {id_header} “{ext}” 已在企业库中（企业记录 id {pk}），"
+            f"{label} 第 {row_of.get(ext, 0)} 行 {id_header} “{ext}” 已在企业库中被使用，"
             "请换一个编号或删除该行"
-            for ext, pk in taken.items()
+            for ext in taken
         ]
 
     with database():
@@ -350,7 +393,9 @@ def import_enterprises(
                 errors += taken_messages(store.taken_external_ids(session, row_of))
             return _rejected(label, errors)
         try:
-            n = store.import_enterprises(state.sessions, clean, record_source="import")
+            n = store.import_enterprises(
+                state.sessions, clean, record_source="import", bureau=principal.bureau
+            )
         except store.DuplicateExternalIds as exc:
             return _rejected(label, taken_messages(exc.existing))
     return JSONResponse(ImportResult(imported=n).model_dump(), status_code=201)
@@ -399,3 +444,28 @@ def get_enterprise(
             code="enterprise_not_found",
         )
     return EnterprisePublic.model_validate(row)
+
+
+@router.delete(
+    "/{enterprise_id}",
+    status_code=204,
+    summary="删除一条企业记录及其对接进展（用于更正：删除后可重新录入）",
+    responses={404: {"model": ErrorPublic, "description": "没有这条记录，或不属于本部门"}},
+)
+def delete_enterprise(
+    enterprise_id: Annotated[int, Path(ge=1, le=MAX_ID, description="企业记录编号")],
+    state: StateDep,
+    principal: BureauDep,
+) -> Response:
+    """A bureau deletes its own records; an admin any record, self-check records included."""
+    with database():
+        deleted = store.delete_enterprise(
+            state.sessions, enterprise_id, None if principal.is_admin else principal.bureau
+        )
+    if not deleted:
+        raise NotFound(
+            f"企业记录 id {enterprise_id} 不存在或不属于本部门，无法删除；"
+            "请用 GET /v1/enterprises 查询本部门录入的记录",
+            code="enterprise_not_found",
+        )
+    return Response(status_code=204)

@@ -100,7 +100,7 @@ def record_interaction(
     req: InteractionCreate,
     response: Response,
     state: StateDep,
-    _: BureauDep,
+    principal: BureauDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -119,11 +119,14 @@ def record_interaction(
     )
     try:
         with database():
-            row, created = store.record_interaction(state.sessions, key, new)
+            row, created = store.record_interaction(
+                state.sessions, key, new, bureau=principal.bureau
+            )
     except store.IdempotencyConflict as exc:
+        # Keys are per bureau, so the record named here is the caller's own.
         fields = "、".join(exc.differences)
         raise Conflict(
-            f"Idempotency-Key “{key}” 已用于另一条进展（记录 id {exc.existing.id}），"
+            f"Idempotency-Key “{key}” 已用于本部门的另一条进展（记录 id {exc.existing.id}），"
             f"本次的 {fields} 与之不同：重试请发送与首次完全相同的内容；记录新的进展请换一个新键",
             code="idempotency_key_reused",
         ) from None
@@ -142,11 +145,15 @@ def record_interaction(
     return public(row, state)
 
 
-@router.get("", response_model=InteractionsPublic, summary="对接进展记录：分页列出，最新在前")
+@router.get(
+    "",
+    response_model=InteractionsPublic,
+    summary="对接进展记录：分页列出，最新在前（招商部门只看到本部门的记录，管理员看到全部）",
+)
 def list_interactions(
     session: SessionDep,
     state: StateDep,
-    _: BureauDep,
+    principal: BureauDep,
     enterprise_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="企业记录编号")] = None,
     park_id: Annotated[str | None, Query(max_length=80, description="园区编号")] = None,
     kind: Annotated[Kind | None, Query(description="进展类别")] = None,
@@ -160,5 +167,6 @@ def list_interactions(
         kind=kind,
         limit=limit,
         offset=offset,
+        bureau=None if principal.is_admin else principal.bureau,
     )
     return InteractionsPublic(data=[public(r, state) for r in rows], count=count)

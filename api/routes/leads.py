@@ -253,20 +253,28 @@ def park_view(state: AppState, session: Session, cache: LeadCache, park_id: str)
     return ParkView(matcher, park, index, pool, settled, segments, elapsed)
 
 
-def warm(state: AppState, cache: LeadCache) -> None:
+_warming = threading.Lock()
+
+
+def warm(state: AppState, cache: LeadCache) -> bool:
     """Score the whole pool in the background (at start and after a bureau login), so that the
-    first leads page does not wait for it."""
+    first leads page does not wait for it. Only when the cache is cold and no warm-up is running:
+    each login used to start a thread that rescored the whole pool. True if one was started."""
+    if cache.warm_for(state.holder.matcher) or not _warming.acquire(blocking=False):
+        return False
 
     def run() -> None:
         try:
             with state.sessions() as session:
                 items = load_enterprises(session)
+            cache.vectors(state.holder.matcher, items)
         except SQLAlchemyError as exc:  # no database now: the first request will score instead
             log.warning("leads cache not warmed: %s", exc.__class__.__name__)
-            return
-        cache.vectors(state.holder.matcher, items)
+        finally:
+            _warming.release()
 
     threading.Thread(target=run, name="leads-warm", daemon=True).start()
+    return True
 
 
 # -- filters --------------------------------------------------------------------------------------

@@ -47,21 +47,49 @@ def to_profile(req: MatchRequest, state: AppState) -> EnterpriseProfile:
     )
 
 
-def run_match(req: MatchRequest, state: AppState, channel: str) -> dict[str, Any]:
-    """Score, answer and audit one request (the audit is best effort: matching needs no database)."""
+# What an audit keeps of a request nobody consented to keep: nothing that names or describes the
+# enterprise (name, description, products, figures), only what the ranking was asked for.
+ANONYMOUS_REQUEST_FIELDS = ("industry_code", "origin", "top_k")
+
+
+def anonymous_audit(
+    req: MatchRequest, result: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (request, response) an audit stores without consent: what was ranked, not who asked.
+    `matched_terms` and reasons quote the description, so only ids and scores are kept."""
+    request = {k: getattr(req, k) for k in ANONYMOUS_REQUEST_FIELDS}
+    response = {
+        "request_id": result["request_id"],
+        "parks": [{"park_id": p["park_id"], "score": p["score"]} for p in result["parks"]],
+        "chains": [c["chain_id"] for c in result["chains"]],
+    }
+    return {**request, "anonymous": True}, response
+
+
+def run_match(
+    req: MatchRequest, state: AppState, channel: str, *, consent: bool = False
+) -> dict[str, Any]:
+    """Score, answer and audit one request (the audit is best effort: matching needs no database).
+
+    Without `consent` (the public API, a self-check whose box is unchecked) the audit is anonymous.
+    """
     profile = to_profile(req, state)
     t0 = time.perf_counter()
     matcher = state.holder.matcher
     result = matcher.match(profile, top_k=req.top_k, request_id=uuid.uuid4().hex)
     elapsed = (time.perf_counter() - t0) * 1000
+    if consent:
+        audit_request, audit_response = req.model_dump(mode="json"), result
+    else:
+        audit_request, audit_response = anonymous_audit(req, result)
     try:
         with state.sessions.begin() as session:
             session.add(
                 MatchAudit(
                     request_id=result["request_id"],
                     model_version=matcher.version,
-                    request=req.model_dump(mode="json"),
-                    response=result,
+                    request=audit_request,
+                    response=audit_response,
                     duration_ms=elapsed,
                     channel=channel,
                 )

@@ -161,10 +161,10 @@ def post_pin(version: str, state: StateDep, _: AdminDep) -> ModelVersionPublic:
 
 
 @router.post("/unpin", response_model=ModelVersionsPublic, summary="取消固定（仅管理员）")
-def post_unpin(state: StateDep, _: AdminDep) -> ModelVersionsPublic:
+def post_unpin(state: StateDep, who: AdminDep) -> ModelVersionsPublic:
     with state.sessions.begin() as s:
         unpin_all(s)
     state.holder.swap(
         load_serving_matcher(state.kb, state.sessions, state.settings.reference_cache)
     )
-    return get_models(state, "admin")
+    return get_models(state, who)

@@ -25,7 +25,7 @@ from api.deps import AppState, StateDep
 from api.errors import FIELD_NAMES, AppError, describe_validation_error
 from api.routes.match import run_match
 from api.schemas import ORIGIN_VALUES, MatchRequest
-from api.security import CSRF_COOKIE, CsrfTokens, csrf_ok, csrf_tokens
+from api.security import CsrfTokens, csrf_cookie, csrf_ok, csrf_tokens, set_csrf_cookie
 from features.kb import CATALOGUE, CHAIN_GROUPS, PARK_KINDS, KnowledgeBase, Park
 from store.enterprises import create_enterprise
 
@@ -96,22 +96,14 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """A page; its forms carry the CSRF token signed for this browser's cookie (set if missing)."""
-    nonce = request.cookies.get(CSRF_COOKIE)
+    nonce = request.cookies.get(csrf_cookie(request))
     fresh = None if CsrfTokens.valid_nonce(nonce) else CsrfTokens.new_nonce()
     token = csrf_tokens(request).sign(fresh or nonce or "")
     response = templates().TemplateResponse(
         request, name, {**context, "csrf_token": token}, status_code=status_code, headers=headers
     )
     if fresh:
-        # Lax, not Strict: a link from another site must not replace the cookie of open forms.
-        response.set_cookie(
-            CSRF_COOKIE,
-            fresh,
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-        )
+        set_csrf_cookie(request, response, fresh)
     return response
 
 
@@ -250,7 +242,7 @@ def selfcheck_submit(
     if errors:
         return form_page(request, values, errors, 422)
     try:
-        result = run_match(req, state, channel="web")
+        result = run_match(req, state, channel="web", consent=bool(form.consent))
     except AppError as exc:
         if exc.status_code != 422:
             return render(

@@ -120,7 +120,7 @@ def match_report(
             f"企业记录 id {enterprise_id} 不存在，请用 GET /v1/enterprises 查询企业的 id",
             code="enterprise_not_found",
         )
-    result = run_match(request_of(row, top_k), state, channel="export")
+    result = run_match(request_of(row, top_k), state, channel="export", consent=True)
     zones = {z.zone_id: z.name for z in state.kb.zones}
     label = row.name or row.external_id or f"企业{row.id}"
     return table_response(

@@ -358,7 +358,7 @@ def test_import_duplicate_ids_in_the_file_are_rejected(bureau: httpx.Client) -> 
     ("name", "data", "expected"),
     [
         ("a.xlsx", b"not a zip file at all", "不是可读取的 Excel .xlsx 文件"),
-        ("a.csv", "企业编号,主营业务描述\n1,生产羊绒衫\n".encode("gbk"), "不是 UTF-8 编码的 CSV"),
+        ("a.csv", b"\xff\xfe\xfa,\x81\n", "既不是 UTF-8 也不是 GB18030 编码的 CSV"),
         ("a.xls", b"\xd0\xcf\x11\xe0", "只支持 .xlsx 或 .csv"),
         ("a.csv", b"", "是空文件"),
         ("a.csv", "企业编号,主营业务描述\n".encode(), "只有表头"),
