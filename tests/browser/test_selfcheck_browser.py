@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,32 +47,43 @@ def start_chromium(options: Options, attempts: int = 3) -> WebDriver:
     raise AssertionError("unreachable")
 
 
-@pytest.fixture(scope="module")
-def driver() -> Iterator[WebDriver]:
+BASE_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@contextmanager
+def chromium(
+    args: tuple[str, ...] = ("--window-size=1280,2000",), logs: tuple[str, ...] = ("browser",)
+) -> Iterator[WebDriver]:
+    """A headless Chromium with its own profile; `logs` are the log types it keeps (browser:
+    console and CSP reports; performance: every network request)."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         options = Options()
         options.binary_location = str(CHROMIUM)
-        for arg in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1280,2000",
-            f"--user-data-dir={profile}",
-        ):
+        for arg in (*BASE_ARGS, *args, f"--user-data-dir={profile}"):
             options.add_argument(arg)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP reports
+        options.set_capability("goog:loggingPrefs", dict.fromkeys(logs, "ALL"))
         browser = start_chromium(options)
         browser.set_page_load_timeout(60)
         try:
             yield browser
         finally:
             browser.quit()
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[WebDriver]:
+    with chromium() as browser:
+        yield browser
 
 
 def fill_robotics_form(driver: WebDriver, url: str) -> None:
