@@ -250,7 +250,7 @@ def selfcheck_submit(
     if errors:
         return form_page(request, values, errors, 422)
     try:
-        result = run_match(req, state, channel="web")
+        result = run_match(req, state, channel="web", advice=True)
     except AppError as exc:
         if exc.status_code != 422:
             return render(
