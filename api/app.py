@@ -15,7 +15,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
 from api.models_service import MatcherHolder, load_serving_matcher
-from api.routes import bureau_pages, pages
+from api.routes import bureau_pages, kb_admin, pages
 from api.routes import enterprises as enterprise_routes
 from api.routes import interactions as interaction_routes
 from api.routes import kb as kb_routes
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(report_routes.router)
     app.include_router(pages.router)
     app.include_router(bureau_pages.router)
+    app.include_router(kb_admin.router)
     install_docs(app)  # before /static: it mounts /static/docs
     app.mount("/static", pages.static_files(), name="static")
 

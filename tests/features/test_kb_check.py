@@ -24,7 +24,8 @@ def kb_dir(tmp_path: Path) -> Path:
     return tmp_path / "kb"
 
 
-def _edit(path: Path, fn: Any) -> None:
+def edit_yaml(path: Path, fn: Any) -> None:
+    """Load a KB file, let `fn` change the data, write it back."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     fn(data)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -41,8 +42,8 @@ def _break_several(kb_dir: Path) -> None:
         del rs[0]["source"]
         rs[1]["weight"] = 3
 
-    _edit(kb_dir / "parks.yaml", parks)
-    _edit(kb_dir / "rules.yaml", rules)
+    edit_yaml(kb_dir / "parks.yaml", parks)
+    edit_yaml(kb_dir / "rules.yaml", rules)
 
 
 def test_check_kb_passes_the_real_kb() -> None:
@@ -74,7 +75,7 @@ def test_check_kb_reports_a_yaml_syntax_error_by_line_and_checks_the_rest(kb_dir
     line = next(i for i, t in enumerate(text) if t.startswith("- zone_id:"))
     text[line] = "- zone_id: [xiongan"
     (kb_dir / "zones.yaml").write_text("\n".join(text), encoding="utf-8")
-    _edit(kb_dir / "rules.yaml", lambda rs: rs[3].update(weight=-2))
+    edit_yaml(kb_dir / "rules.yaml", lambda rs: rs[3].update(weight=-2))
     problems = check_kb(kb_dir)
     assert problems[0].file == "zones.yaml" and "YAML 格式错误" in problems[0].message
     assert re.search(r"第 \d+ 行", problems[0].message)
@@ -82,7 +83,9 @@ def test_check_kb_reports_a_yaml_syntax_error_by_line_and_checks_the_rest(kb_dir
 
 
 def test_check_kb_refuses_also_source_that_is_not_verbatim(kb_dir: Path) -> None:
-    _edit(kb_dir / "rules.yaml", lambda rs: rs[2]["also_source"].append("鼓励企业多多投资河北。"))
+    edit_yaml(
+        kb_dir / "rules.yaml", lambda rs: rs[2]["also_source"].append("鼓励企业多多投资河北。")
+    )
     [problem] = check_kb(kb_dir)
     assert (problem.file, problem.field) == ("rules.yaml", "also_source[1]")
 
