@@ -53,7 +53,7 @@ COUNT_CLASSES = (
     (2, "#31a354", "2–3 个园区"),
     (1, "#a1d99b", "1 个园区"),
 )
-GAP_FILL, GAP_LABEL = "#fde2e1", "空白：无承载该产业链的园区"
+GAP_FILL, GAP_LABEL = "#fde2e1", "空白：无承载这些产业链的园区"
 TINT = 0.35  # the opacity of a city's shade on its counties that have no park
 TINT_LABEL = "浅色：县内无园区，显示所在市的颜色"
 
@@ -364,8 +364,11 @@ def chain_map(
     for r in base.counties:  # 辛集 / 定州 / 雄安新区: their counties carry the city's count
         if r.city in OWN_CITY.values():
             county_fill.setdefault(f"{r.city}/{r.name}", fill(per_city.get(r.city, 0), r.name))
-        elif r.city in city_fill:
-            county_fill.setdefault(f"{r.city}/{r.name}", ("none", city_fill[r.city][1]))
+        else:  # a county with none of its own is a gap, whatever the rest of its city has
+            n = per_city.get(r.city, 0)
+            county_fill.setdefault(
+                f"{r.city}/{r.name}", (GAP_FILL, f"{r.name}：县内无承载园区（全市 {n} 个）")
+            )
     markers = []
     for p in serving:
         if p.park_id == here.park_id:
@@ -379,7 +382,7 @@ def chain_map(
     legend = [(label, colour) for _, colour, label in COUNT_CLASSES] + [(GAP_LABEL, GAP_FILL)]
     return ParkMap(
         title=f"产业链布局：{'、'.join(names)}",
-        desc="绿色越深，该市或县承载这些产业链的园区越多；浅红为空白；圆点为承载园区，“本”为本园区。",
+        desc="绿色越深，该县（市）承载这些产业链的园区越多；浅红为空白；圆点为承载园区，“本”为本园区。",
         width=base.width,
         height=base.height,
         cities=cities,
