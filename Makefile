@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test eval bench soak lint lock clean
+.PHONY: setup run test eval bench soak lint lock clean check-kb
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench
+
+# Validate a knowledge base directory (default data/kb): every problem listed in Chinese, non-zero
+# exit if any.
+check-kb: $(STAMP)
+	$(BIN)/python -m features.kb check $(or $(KB),data/kb)
 
 # Bounded load run: the service as its own process, 32 clients, mixed traffic → reports/soak.md.
 soak: $(STAMP)

@@ -12,10 +12,11 @@ from starlette.types import ASGIApp
 
 from api.auth import admin_token_hash
 from api.deps import AppState, StateDep
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, redact_access_log
 from api.models_service import MatcherHolder, load_serving_matcher
-from api.routes import bureau_pages, pages
+from api.routes import bureau_pages, kb_admin, pages
 from api.routes import enterprises as enterprise_routes
 from api.routes import interactions as interaction_routes
 from api.routes import kb as kb_routes
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(
@@ -89,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(report_routes.router)
     app.include_router(pages.router)
     app.include_router(bureau_pages.router)
+    app.include_router(kb_admin.router)
+    install_docs(app)  # before /static: it mounts /static/docs
     app.mount("/static", pages.static_files(), name="static")
 
     @app.get("/healthz", response_model=Health, tags=["运维"], summary="健康检查")

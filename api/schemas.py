@@ -304,6 +304,33 @@ class Excluded(BaseModel):
     source: str = Field(description="政策原文依据")
 
 
+class AdvicePark(BaseModel):
+    park_id: str
+    name: str
+    city: str
+    score_before: float | None = Field(description="改变前得分（null：改变前依政策排除）")
+    score_after: float | None = Field(description="改变后得分（null：改变后依政策排除）")
+    delta: float | None = Field(description="得分变化；null 表示被排除或解除排除")
+    rank_before: int = Field(description="改变前在全部园区中的名次")
+    rank_after: int = Field(description="改变后在全部园区中的名次")
+
+
+class Advice(BaseModel):
+    kind: Literal["gain", "obligation"] = Field(
+        description="gain：可争取的加分；obligation：政策义务（产能置换、排放限值、用地）"
+    )
+    field: str = Field(
+        description="改变的方面：rd_intensity、status、capacity、energy_tce、land_mu"
+    )
+    change: str = Field(description="改变什么（中文）")
+    text: str = Field(description="一句话说明：改变及其对园区得分的影响")
+    obligation: str | None = Field(description="不作改变时政策的要求（仅 obligation）")
+    parks: list[AdvicePark] = Field(description="变化最大的园区（至多 3 个）")
+    parks_moved: int = Field(description="推荐范围内得分或名次变化的园区数")
+    rule_id: str = Field(description="依据的规则（data/kb/rules.yaml）")
+    source: str = Field(description="政策原文依据")
+
+
 class MatchResponse(BaseModel):
     request_id: str = Field(description="请求编号")
     model_version: str = Field(description="作答的模型版本")
@@ -312,3 +339,8 @@ class MatchResponse(BaseModel):
     parks: list[ParkMatch] = Field(description="推荐园区，从高到低")
     warnings: list[MatchWarning] = Field(description="政策提示（产能置换、环保等）")
     excluded: list[Excluded] = Field(description="依政策排除的园区及原因")
+    advice: list[Advice] | None = Field(
+        default=None,
+        description="改进建议（至多 3 条，每条由改变后的企业信息重新打分得出）；"
+        "仅在请求带 ?advice=true 时给出，否则为 null",
+    )

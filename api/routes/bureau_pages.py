@@ -22,6 +22,7 @@ from api.auth import (
     start_session,
 )
 from api.deps import SessionDep, StateDep
+from api.drawing import ParkMap, chain_map
 from api.errors import AppError
 from api.routes import leads as api_leads
 from api.routes.match import run_match
@@ -249,6 +250,16 @@ def park_page_context(state: Any, park: Park) -> dict[str, Any]:
     return {"park": park, "zone": state.kb.zone_by_id[park.zone_id]}
 
 
+def park_chains_map(state: Any, park: Park) -> ParkMap | None:
+    """Where the park's chains are carried in the province, and where nothing carries them."""
+    kb = state.kb
+    chain_ids = list(dict.fromkeys(r.chain_id for r in park.chains if r.chain_id in kb.chain_by_id))
+    if not chain_ids:
+        return None
+    names = [kb.chain_by_id[c].name for c in chain_ids]
+    return chain_map(state.settings.data_dir / "reference", kb.parks, chain_ids, names, park)
+
+
 @router.get("/bureau/parks/{park_id}/chain-gaps", response_class=HTMLResponse)
 def chain_gaps_page(
     request: Request, park_id: str, state: StateDep, session: SessionDep, _: BureauPageDep
@@ -264,6 +275,7 @@ def chain_gaps_page(
         "title": f"补链分析：{view.park.name}",
         "gaps": body,
         "diagram": chain_diagram(state.kb, body["chains"]),
+        "chain_map": park_chains_map(state, view.park),
         "status_names": STATUS_NAMES,
         "anchor": anchor,
         "counts": {k: sum(s["status"] == k for s in segments) for k in STATUS_NAMES},

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from api.auth import BureauDep
 from api.deps import AppState, SessionDep, StateDep
 from api.errors import AppError, NotFound
-from api.exports import XLSX, table_response
+from api.exports import XLSX, export_title, table_response
 from api.schemas import (
     MAX_OFFSET,
     ORIGIN_VALUES,
@@ -499,4 +499,5 @@ def export_response(r: RankedLeads, fmt: str) -> Response:
         sheet="招商线索",
         widths=COLUMN_WIDTHS,
         wrap_columns=(11,),
+        title=export_title(f"招商线索：{park.name}"),
     )

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import AppState, StateDep
 from api.errors import AppError
 from api.schemas import MatchRequest, MatchResponse, error_responses
 from features.enterprise import EnterpriseProfile
+from recommender.advice import advise
 from store.orm import MatchRequest as MatchAudit
 
 log = logging.getLogger("investmatch")
@@ -67,16 +68,24 @@ def anonymous_audit(
 
 
 def run_match(
-    req: MatchRequest, state: AppState, channel: str, *, consent: bool = False
+    req: MatchRequest,
+    state: AppState,
+    channel: str,
+    *,
+    consent: bool = False,
+    advice: bool = False,
 ) -> dict[str, Any]:
     """Score, answer and audit one request (the audit is best effort: matching needs no database).
 
     Without `consent` (the public API, a self-check whose box is unchecked) the audit is anonymous.
+    With `advice`, the answer also carries up to three changes, each re-scored (a few ms more).
     """
     profile = to_profile(req, state)
     t0 = time.perf_counter()
     matcher = state.holder.matcher
     result = matcher.match(profile, top_k=req.top_k, request_id=uuid.uuid4().hex)
+    if advice:
+        result["advice"] = advise(matcher, profile, top_k=req.top_k)
     elapsed = (time.perf_counter() - t0) * 1000
     if consent:
         audit_request, audit_response = req.model_dump(mode="json"), result
@@ -107,5 +116,12 @@ def run_match(
     summary="为企业匹配园区、产业链和区域",
     responses=error_responses(413, 422, 429),
 )
-def match(req: MatchRequest, state: StateDep) -> dict[str, Any]:
-    return run_match(req, state, channel="api")
+def match(
+    req: MatchRequest,
+    state: StateDep,
+    advice: Annotated[
+        bool,
+        Query(description="为 true 时附上改进建议 advice（每条由改变后的企业信息重新打分得出）"),
+    ] = False,
+) -> dict[str, Any]:
+    return run_match(req, state, channel="api", advice=advice)

@@ -22,8 +22,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import AppState, StateDep
+from api.drawing import ParkMap, fit_map
 from api.errors import FIELD_NAMES, AppError, describe_validation_error
-from api.routes.match import run_match
+from api.routes.match import run_match, to_profile
 from api.schemas import ORIGIN_VALUES, MatchRequest
 from api.security import CsrfTokens, csrf_cookie, csrf_ok, csrf_tokens, set_csrf_cookie
 from features.kb import CATALOGUE, CHAIN_GROUPS, PARK_KINDS, KnowledgeBase, Park
@@ -242,7 +243,9 @@ def selfcheck_submit(
     if errors:
         return form_page(request, values, errors, 422)
     try:
-        result = run_match(req, state, channel="web", consent=bool(form.consent))
+        result = run_match(
+            req, state, channel="web", consent=bool(form.consent), advice=True
+        )
     except AppError as exc:
         if exc.status_code != 422:
             return render(
@@ -263,6 +266,7 @@ def selfcheck_submit(
         "req": req,
         "industry": industry,
         "chart": score_chart(result["parks"]),
+        "park_map": result_map(req, state, result),
         "zone_names": {z.zone_id: z.name for z in kb.zones},
         "values": values,
         "errors": {},
@@ -271,6 +275,13 @@ def selfcheck_submit(
         "policy_title": kb.policy_title,
     }
     return render(request, "result.html", context, 200, NO_STORE)
+
+
+def result_map(req: MatchRequest, state: AppState, result: dict[str, Any]) -> ParkMap:
+    """The 招商地图 of an answer: every park's score (one more scoring, about a millisecond)."""
+    matcher = state.holder.matcher
+    final = matcher.score(to_profile(req, state)).final
+    return fit_map(state.settings.data_dir / "reference", matcher.parks, final, result["parks"])
 
 
 def keep_with_consent(req: MatchRequest, state: AppState) -> bool:

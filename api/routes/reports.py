@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from api.auth import BureauDep
 from api.deps import SessionDep, StateDep
 from api.errors import AppError, NotFound
-from api.exports import XLSX, table_response
+from api.exports import XLSX, export_title, table_response
 from api.routes.match import run_match
 from api.schemas import MAX_ID, MatchRequest, error_responses
 from store import orm
@@ -132,4 +132,5 @@ def match_report(
         sheet="匹配报告",
         widths=WIDTHS,
         wrap_columns=(11, 12),
+        title=export_title(f"园区匹配报告：{label}"),
     )

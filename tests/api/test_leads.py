@@ -265,11 +265,14 @@ def test_leads_export_as_csv_and_xlsx_with_chinese_headers(bureau: httpx.Client)
     assert f"leads-{CHAIN_PARK}.xlsx" in x.headers["content-disposition"]
     ws = load_workbook(io.BytesIO(x.content)).active
     values = list(ws.iter_rows(values_only=True))
-    assert list(values[0]) == HEADERS
-    assert len(values) == n + 1
-    assert values[1][0] == api["data"][0]["enterprise_id"]
-    assert values[1][4] == api["data"][0]["score"]
-    assert values[1][10]  # the reasons
+    # A title row naming the park and the day, then the frozen headers.
+    park_name = bureau.get(f"/v1/parks/{CHAIN_PARK}").json()["name"]
+    assert park_name in values[0][0] and "导出日期" in values[0][0]
+    assert list(values[1]) == HEADERS and ws.freeze_panes == "A3"
+    assert len(values) == n + 2
+    assert values[2][0] == api["data"][0]["enterprise_id"]
+    assert values[2][4] == api["data"][0]["score"]
+    assert values[2][10]  # the reasons
 
 
 def test_leads_export_refuses_an_unknown_format(bureau: httpx.Client) -> None:

@@ -49,8 +49,9 @@ def test_match_report_xlsx_opens_with_the_same_columns(bureau: httpx.Client) -> 
     assert r.status_code == 200
     ws = load_workbook(io.BytesIO(r.content)).active
     assert ws.title == "匹配报告"
-    assert [c.value for c in ws[1]][:4] == ["排名", "园区编号", "园区名称", "城市"]
-    assert ws.max_row == 21  # header + the default 20 parks
+    assert "园区匹配报告" in ws["A1"].value and "导出日期" in ws["A1"].value
+    assert [c.value for c in ws[2]][:4] == ["排名", "园区编号", "园区名称", "城市"]
+    assert ws.max_row == 22  # title + header + the default 20 parks
 
 
 def test_match_report_unknown_enterprise_or_format(bureau: httpx.Client) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,32 +47,43 @@ def start_chromium(options: Options, attempts: int = 3) -> WebDriver:
     raise AssertionError("unreachable")
 
 
-@pytest.fixture(scope="module")
-def driver() -> Iterator[WebDriver]:
+BASE_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@contextmanager
+def chromium(
+    args: tuple[str, ...] = ("--window-size=1280,2000",), logs: tuple[str, ...] = ("browser",)
+) -> Iterator[WebDriver]:
+    """A headless Chromium with its own profile; `logs` are the log types it keeps (browser:
+    console and CSP reports; performance: every network request)."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         options = Options()
         options.binary_location = str(CHROMIUM)
-        for arg in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1280,2000",
-            f"--user-data-dir={profile}",
-        ):
+        for arg in (*BASE_ARGS, *args, f"--user-data-dir={profile}"):
             options.add_argument(arg)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP reports
+        options.set_capability("goog:loggingPrefs", dict.fromkeys(logs, "ALL"))
         browser = start_chromium(options)
         browser.set_page_load_timeout(60)
         try:
             yield browser
         finally:
             browser.quit()
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[WebDriver]:
+    with chromium() as browser:
+        yield browser
 
 
 def fill_robotics_form(driver: WebDriver, url: str) -> None:
@@ -172,3 +184,38 @@ def test_selfcheck_result_fits_a_phone(driver: WebDriver, live_server: LiveServe
         driver.save_screenshot(str(SCREENSHOTS / "selfcheck-mobile.png"))
     finally:
         driver.set_window_size(1280, 2000)
+
+
+def test_selfcheck_result_shows_map_and_advice(driver: WebDriver, live_server: LiveServer) -> None:
+    fill_robotics_form(driver, live_server.url)
+    rd = driver.find_element(By.ID, "f-rd_intensity")
+    rd.clear()
+    rd.send_keys("0.5")  # below the policy's 1%: advice to raise it
+    submit(driver)
+
+    fit_map = driver.find_element(By.ID, "fit-map")
+    assert fit_map.is_displayed() and fit_map.size["width"] > 300
+    shaded = [
+        p.get_attribute("fill")
+        for p in fit_map.find_elements(By.CSS_SELECTOR, ".map-cities path[fill]")
+    ]
+    assert len(shaded) == 11 and len(set(shaded)) >= 2  # cities shaded by their best fit
+    numbers = [t.text for t in fit_map.find_elements(By.CSS_SELECTOR, ".marker text")]
+    assert sorted(numbers, key=int) == [str(i) for i in range(1, 9)]  # the 8 parks numbered
+    caption = driver.find_element(By.CSS_SELECTOR, "figure.map figcaption").text
+    assert "示意图，不作为权属及边界依据" in caption
+    driver.execute_script("arguments[0].scrollIntoView()", fit_map)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    fit_map.screenshot(str(SCREENSHOTS / "selfcheck-map.png"))
+
+    advice = driver.find_element(By.ID, "h-advice").find_element(By.XPATH, "..")
+    items = advice.find_elements(By.CSS_SELECTOR, "li.advice-item")
+    assert 1 <= len(items) <= 3 and all(i.is_displayed() for i in items)
+    assert "研发投入强度由0.5%提高到1%" in advice.text
+    assert advice.find_elements(By.CSS_SELECTOR, "blockquote.policy")
+    violations = [
+        e["message"] for e in driver.get_log("browser") if "Security Policy" in e["message"]
+    ]
+    assert not violations, violations
+    driver.execute_script("arguments[0].scrollIntoView()", advice)
+    advice.screenshot(str(SCREENSHOTS / "selfcheck-advice.png"))
