@@ -22,6 +22,8 @@ from scipy import optimize
 from features.history import POSITIVE_KINDS
 from features.kb import KnowledgeBase, load_kb
 from recommender.content import ContentScorer
+from recommender.evaluate_draft import evaluate_draft as evaluate_draft_kb
+from recommender.evaluate_draft import markdown as draft_markdown
 from recommender.hybrid import HybridWeights
 from recommender.metrics import Split, cold_start_split, ranking_metrics, relevance, time_split
 from recommender.synthetic import (
@@ -313,6 +315,8 @@ def write_reports(result: dict[str, Any], out_dir: Path) -> None:
         for model, m in split["models"].items():
             lines.append(f"| {model} | " + " | ".join(f"{m[k]:.4f}" for k in metrics) + " |")
         lines.append("")
+    if "draft_kb" in result:
+        lines.append(draft_markdown(result["draft_kb"]))
     (out_dir / "eval.md").write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -341,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         time_split(ents, inter, cfg.test_share),
     ):
         result["splits"][split.name] = evaluate_split(kb, split, cfg, print)
+    result["draft_kb"] = evaluate_draft_kb()
     write_reports(result, args.out)
     for name, split in result["splits"].items():
         print(name, {m: round(v["ndcg@10"], 4) for m, v in split["models"].items()})
