@@ -21,6 +21,7 @@ from api.routes import kb as kb_routes
 from api.routes import leads as leads_routes
 from api.routes import match as match_routes
 from api.routes import models as model_routes
+from api.routes import policies as policy_routes
 from api.routes import reports as report_routes
 from api.schemas import Health
 from api.security import install_security
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(interaction_routes.router)
     app.include_router(leads_routes.router)
     app.include_router(report_routes.router)
+    app.include_router(policy_routes.router)
     app.include_router(pages.router)
     app.include_router(bureau_pages.router)
     app.mount("/static", pages.static_files(), name="static")

@@ -119,7 +119,7 @@ def draft_kb(
 
     chains = _step(draft, "产业链", lambda: extract_chains(text, sentences, lexicon), [])
     zones = _step(draft, "区域", lambda: extract_zones(sentences, resolver, lexicon), [])
-    places = _step(draft, "园区与集群", lambda: extract_places(sentences, resolver), [])
+    places = _step(draft, "园区与集群", lambda: extract_places(sentences, resolver, text), [])
     chain_ids = _add_chains(draft, chains, kb, lexicon, doc_id)
     zone_ids = _add_zones(draft, zones, kb, lexicon, chain_ids, doc_id)
     park_ids = _add_parks(draft, places, chains, kb, lexicon, chain_ids, zone_ids, resolver, doc_id)

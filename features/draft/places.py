@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from features.draft.text import Sentence
+from features.draft.text import Sentence, with_lead
 
 COUNTY_SUFFIXES = (
     "回族自治县",
@@ -328,11 +328,25 @@ def _split_items(span: str) -> list[tuple[str, int]]:
     return items
 
 
-def extract_places(sentences: list[Sentence], resolver: PlaceResolver) -> list[PlaceMention]:
+def extract_places(
+    sentences: list[Sentence], resolver: PlaceResolver, source_text: str = ""
+) -> list[PlaceMention]:
     """Every place an enumeration names, one record per city (廊保数控机床 → 廊坊…, 保定…)."""
     out: list[PlaceMention] = []
     for s in sentences:
         text = s.text
+        # A numbered heading that is a place ("1.石家庄生物医药产业集群。") heads its own section.
+        if s.lead and PLACE_SUFFIX.search(s.lead):
+            places, theme = resolver.parse(s.lead)
+            nxt = sentences[s.index + 1] if s.index + 1 < len(sentences) else None
+            cited, said = s, theme
+            if nxt is not None and nxt.line == s.line and source_text:
+                cited = with_lead(source_text, s, nxt)
+                said = f"{theme} {nxt.text}"  # its products say which chains it serves
+            for p in places:
+                name = s.lead if p.matched in s.lead else p.city + theme
+                kind = _kind(name, "")
+                out.append(PlaceMention(name, p.city, p.county, kind, said, cited, p.confidence))
         spans: list[tuple[str, str]] = []  # (list text, list noun)
         for m in _ETC.finditer(text):
             noun = m.group(1)
