@@ -14,7 +14,7 @@ from api.deps import AppState, StateDep
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
 from api.models_service import MatcherHolder, load_serving_matcher
-from api.routes import bureau_pages, pages
+from api.routes import bureau_pages, pages, policy_pages
 from api.routes import enterprises as enterprise_routes
 from api.routes import interactions as interaction_routes
 from api.routes import kb as kb_routes
@@ -69,7 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        overrides={"/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES},
+        overrides={
+            "/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES,
+            # a policy's full text: up to MAX_CHARS characters, bounded again before drafting
+            "/v1/policies/drafts": policy_pages.MAX_UPLOAD_BYTES,
+            policy_pages.BASE: policy_pages.MAX_UPLOAD_BYTES + 64 * 1024,
+        },
     )
     install_security(app, settings)  # outside the body limit: its 413 gets the headers too
     app.include_router(kb_routes.router)
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policy_routes.router)
     app.include_router(pages.router)
     app.include_router(bureau_pages.router)
+    app.include_router(policy_pages.router)
     app.mount("/static", pages.static_files(), name="static")
 
     @app.get("/healthz", response_model=Health, tags=["运维"], summary="健康检查")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,11 +113,18 @@ def _key(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row[c.name] for c in table.primary_key.columns)
 
 
-def sync_kb(factory: sessionmaker[Session], kb: KnowledgeBase) -> SyncReport:
-    """Make the KB tables equal to `kb` in one transaction; on any error nothing is written."""
+def sync_kb(
+    factory: sessionmaker[Session],
+    kb: KnowledgeBase,
+    also: Callable[[Session], None] | None = None,
+) -> SyncReport:
+    """Make the KB tables equal to `kb` in one transaction; on any error nothing is written.
+    `also` writes more in the same transaction (e.g. that a reviewed draft was applied)."""
     report = SyncReport()
     plan = _desired(kb)
     with factory.begin() as session:
+        if also is not None:
+            also(session)
         existing: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
         for table, _ in plan:
             rows = session.execute(select(table)).mappings().all()
@@ -148,6 +156,7 @@ def apply_policy(
     data_dir: Path,
     document: dict[str, Any],
     records: dict[str, Any],
+    also: Callable[[Session], None] | None = None,
 ) -> tuple[KnowledgeBase, SyncReport]:
     """Apply reviewed records of one policy document: validate the KB they make, write it into the
     database in one transaction (`sync_kb`), and only then put `kb/policies/<document_id>.yaml` and
@@ -169,7 +178,7 @@ def apply_policy(
         docs_text = yaml.safe_dump(docs, allow_unicode=True, sort_keys=False, width=1000)
         (trial / "kb" / "documents.yaml").write_text(docs_text, encoding="utf-8")
         kb = load_kb(trial)  # raises KBError naming the record and field
-        report = sync_kb(factory, kb)
+        report = sync_kb(factory, kb, also)
         (kb_dir / "policies").mkdir(exist_ok=True)
         for name, text in ((f"policies/{doc_id}.yaml", policy_text), ("documents.yaml", docs_text)):
             target = kb_dir / name

@@ -62,7 +62,7 @@ class Draft:
         return out
 
 
-def _step(draft: Draft, what: str, fn: Callable[[], T], empty: T) -> T:
+def _step(draft: Draft, what: str, fn: Callable[[], T], empty: T) -> T:  # noqa: UP047
     """Run one extraction step; a failure is reported in the draft, never raised to the user."""
     try:
         return fn()
@@ -117,16 +117,24 @@ def draft_kb(
     resolver = PlaceResolver(divisions, province)
     lexicon = Lexicon.build(kb, use_kb_terms=use_kb_terms)
 
-    chains = _step(draft, "产业链", lambda: extract_chains(text, sentences, lexicon), [])
-    zones = _step(draft, "区域", lambda: extract_zones(sentences, resolver, lexicon), [])
-    places = _step(draft, "园区与集群", lambda: extract_places(sentences, resolver, text), [])
+    chains: list[ChainDraft] = _step(
+        draft, "产业链", lambda: extract_chains(text, sentences, lexicon), []
+    )
+    zones: list[ZoneDraft] = _step(
+        draft, "区域", lambda: extract_zones(sentences, resolver, lexicon), []
+    )
+    places: list[PlaceMention] = _step(
+        draft, "园区与集群", lambda: extract_places(sentences, resolver, text), []
+    )
     chain_ids = _add_chains(draft, chains, kb, lexicon, doc_id)
     zone_ids = _add_zones(draft, zones, kb, lexicon, chain_ids, doc_id)
     park_ids = _add_parks(draft, places, chains, kb, lexicon, chain_ids, zone_ids, resolver, doc_id)
     by_sentence: dict[int, list[str]] = {}
     for p in places:
         by_sentence.setdefault(p.sentence.index, []).append(p.name)
-    rules = _step(draft, "规则", lambda: extract_rules(sentences, zones, by_sentence, text), [])
+    rules: list[RuleDraft] = _step(
+        draft, "规则", lambda: extract_rules(sentences, zones, by_sentence, text), []
+    )
     _add_rules(draft, rules, kb, zone_ids, park_ids, doc_id)
     if not (draft.chains or draft.parks or draft.zones or draft.rules):
         draft.problems.append("未识别出产业链、区域、园区或规则；该文件可能不是产业布局类政策")
@@ -324,10 +332,11 @@ def _add_rules(
     for r in rules:
         when: dict[str, Any] = {}
         for k, v in r.when.items():
+            names = [str(n) for n in v] if isinstance(v, list) else []
             if k == "zone_names":
-                when["zone_ids"] = [zone_ids[f"@{n}"] for n in v if f"@{n}" in zone_ids]  # type: ignore[union-attr]
+                when["zone_ids"] = [zone_ids[f"@{n}"] for n in names if f"@{n}" in zone_ids]
             elif k == "park_names":
-                when["park_ids"] = list(dict.fromkeys(park_ids[n] for n in v if n in park_ids))  # type: ignore[union-attr]
+                when["park_ids"] = list(dict.fromkeys(park_ids[n] for n in names if n in park_ids))
             else:
                 when[k] = v
         notes = list(r.notes) + ["权重为建议值，需审核确定"] if r.weight else list(r.notes)

@@ -140,7 +140,7 @@ def extract_chains(text: str, sentences: list[Sentence], lexicon: Lexicon) -> li
     chain_sections = [h for h in headings if h.level == 2 and "产业链" in h.title]
     if not chain_sections:
         return []
-    by_line = {s.line: [] for s in sentences}
+    by_line: dict[int, list[Sentence]] = {}
     for s in sentences:
         by_line.setdefault(s.line, []).append(s)
     levels = {h.line: h for h in headings}

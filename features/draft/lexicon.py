@@ -11,12 +11,24 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import jieba
 
 from features.kb import KnowledgeBase
 
 jieba.setLogLevel(logging.WARNING)
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(words: frozenset[str]) -> jieba.Tokenizer:
+    """A private tokenizer with `words` added; loading jieba's dictionary takes seconds, so one
+    per vocabulary is kept (drafts of one KB share it; it is only read after it is built)."""
+    tok = jieba.Tokenizer()
+    for w in sorted(words):
+        tok.add_word(w, freq=5000)
+    return tok
+
 
 _HAN = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9＋+]{2,16}$")
 
@@ -61,10 +73,7 @@ class Lexicon:
     @property
     def tokenizer(self) -> jieba.Tokenizer:
         if self._tokenizer is None:
-            tok = jieba.Tokenizer()
-            for w in self.words:
-                tok.add_word(w, freq=5000)
-            self._tokenizer = tok
+            self._tokenizer = _tokenizer(frozenset(self.words))
         return self._tokenizer
 
     def tokens(self, text: str) -> list[str]:

@@ -13,6 +13,7 @@ import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from features.draft.text import Sentence, with_lead
@@ -67,6 +68,11 @@ class Divisions:
 
     @classmethod
     def load(cls, ref_dir: Path, kb_cities: Iterable[str] = ()) -> Divisions:
+        """The divisions under `ref_dir`, read once per process (they are never modified)."""
+        return _load_divisions(Path(ref_dir), tuple(sorted(set(kb_cities))))
+
+    @classmethod
+    def read(cls, ref_dir: Path, kb_cities: Iterable[str] = ()) -> Divisions:
         provinces = {r["code"]: r["name"] for r in _csv(ref_dir / "provinces.csv")}
         cities = {r["code"]: r for r in _csv(ref_dir / "cities.csv")}
         kb_cities = set(kb_cities)
@@ -129,6 +135,11 @@ class Divisions:
                     counts[divs[0].province_code] = counts.get(divs[0].province_code, 0) + n
         best = max(counts.items(), key=lambda kv: kv[1], default=(None, 0))
         return best[0] if best[1] > 0 else None
+
+
+@lru_cache(maxsize=4)
+def _load_divisions(ref_dir: Path, kb_cities: tuple[str, ...]) -> Divisions:
+    return Divisions.read(ref_dir, kb_cities)
 
 
 def _strip(name: str, suffixes: Iterable[str]) -> str:
@@ -370,9 +381,9 @@ def extract_places(
                 span = re.split(r"建设|[，。；]", rest, maxsplit=1)[0]
                 if "、" in span or "和" in span or PLACE_SUFFIX.search(span):
                     last = re.split(r"[、和]", span)[-1]
-                    tail = _LIST_NOUN.search(last)
-                    if tail and not _QUANTITY.match(last):
-                        spans.append((span, tail.group(0)))
+                    noun_at_end = _LIST_NOUN.search(last)
+                    if noun_at_end and not _QUANTITY.match(last):
+                        spans.append((span, noun_at_end.group(0)))
                         break
         for span, noun in spans:
             out.extend(_places_of_span(span, noun, s, resolver))

@@ -48,16 +48,18 @@ class Heading:
 
 def clean_input(raw: bytes | str) -> str:
     """Decode and normalise line ends; never raises (undecodable bytes are replaced)."""
+    decoded: str | None = raw if isinstance(raw, str) else None
     if isinstance(raw, bytes):
         for enc in ("utf-8-sig", "gb18030"):
             try:
-                raw = raw.decode(enc)
+                decoded = raw.decode(enc)
                 break
             except UnicodeDecodeError:
                 continue
         else:
-            raw = raw.decode("utf-8", errors="replace")
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+            decoded = raw.decode("utf-8", errors="replace")
+    assert decoded is not None
+    text = decoded.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     return text
 
 

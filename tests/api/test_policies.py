@@ -18,27 +18,30 @@ SECOND = DATA_DIR / "reference" / "policies" / "hebei_2023_emerging_industry_clu
 TITLE = "加快河北省战略性新兴产业融合集群发展行动方案(2023-2027年)"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(
-    tmp_path_factory: pytest.TempPathFactory, trained_settings: Settings, kb: KnowledgeBase
-) -> Iterator[tuple[LiveServer, Path]]:
+    tmp_path_factory: pytest.TempPathFactory,
+    trained_settings: Settings,
+    kb: KnowledgeBase,
+    db_url: str,
+) -> Iterator[tuple[LiveServer, Path, str]]:
     """A server of its own, on a copy of data/ (applying writes into the KB directory)."""
     root = tmp_path_factory.mktemp("policy")
     data = root / "data"
     data.mkdir()
     shutil.copytree(DATA_DIR / "kb", data / "kb")
     (data / "reference").symlink_to(DATA_DIR / "reference")
-    url = f"sqlite:///{root / 'app.db'}"
+    url = db_url
     provision(url, trained_settings, kb)
     settings = trained_settings.model_copy(
         update={"database_url": url, "data_dir": data, "var_dir": root, "leads_warm": False}
     )
     with LiveServer(settings) as srv:
-        yield srv, data
+        yield srv, data, url
 
 
 def test_policy_draft_review_apply_then_match_quotes_it(server):
-    srv, data = server
+    srv, data, _url = server
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with httpx.Client(base_url=srv.url, timeout=120) as c:
         before = c.get("/v1/policies").json()
@@ -79,3 +82,50 @@ def test_policy_draft_review_apply_then_match_quotes_it(server):
         assert quoted, hit["reasons"]
         assert any("取代" in x["text"] and "2017-02-22" in x["text"] for x in hit["reasons"])
         print("ANSWER", hit)
+
+
+def test_admin_pages_upload_review_apply(server):
+    """The officer's way: log in, upload the file, read each record with its sentence, fill in the
+    document's title, apply; a bureau (non-admin) token is turned away."""
+    srv, data, url = server
+    bureau_token = create_token(get_sessionmaker(url), "某市商务局", "bureau")
+    with httpx.Client(base_url=srv.url, timeout=120) as c:
+        assert post_form(c, "/bureau/login", {"token": bureau_token}).status_code == 303
+        denied = c.get("/bureau/admin/policies")
+        assert denied.status_code == 403 and "管理员" in denied.text
+    with httpx.Client(base_url=srv.url, timeout=120) as c:
+        r = post_form(c, "/bureau/login", {"token": ADMIN_TOKEN, "next": "/bureau/admin/policies"})
+        assert r.status_code == 303
+        listing = c.get("/bureau/admin/policies")
+        assert "河北省人民政府关于加快推进工业转型升级建设现代化工业体系的指导意见" in listing.text
+        token = CSRF_INPUT.search(listing.text).group(1)
+        forged = c.post("/bureau/admin/policies", files={"file": ("p.txt", b"x" * 30)})
+        assert forged.status_code == 403
+        up = c.post(
+            "/bureau/admin/policies",
+            data={"csrf_token": token},
+            files={"file": ("plan.txt", SECOND.read_text().encode("gb18030"), "text/plain")},
+        )
+        assert up.status_code == 303, up.text
+        review = c.get(up.headers["location"])
+        assert review.status_code == 200
+        assert "修改（1）" in review.text and "石家庄生物医药产业集群" in review.text
+        assert "以石家庄高新区为核心承载区" in review.text  # the sentence it rests on
+        assert 'value="shijiazhuang_biomedicine_base" aria-label' in review.text
+        page_token = CSRF_INPUT.search(review.text).group(1)
+        apply_url = up.headers["location"] + "/apply"
+        form = {"csrf_token": page_token, "accept": "shijiazhuang_biomedicine_base"}
+        untitled = c.post(apply_url, data=form)
+        assert untitled.status_code == 422 and "文件标题" in untitled.text
+        assert not (data / "kb" / "policies").exists()
+        done = c.post(apply_url, data={**form, "title": TITLE, "issuer": "河北省人民政府办公厅"})
+        assert done.status_code == 200 and "已应用" in done.text
+        assert (data / "kb" / "policies").is_dir()
+        again = c.post(apply_url, data={**form, "title": TITLE})
+        assert again.status_code == 409
+        assert c.get("/v1/policies").json()["count"] == 2
+
+
+from api.auth import create_token  # noqa: E402
+from store.db import get_sessionmaker  # noqa: E402
+from tests.conftest import CSRF_INPUT, post_form  # noqa: E402
