@@ -166,8 +166,14 @@ def apply_policy(
     doc_id = document["document_id"]
     docs_path = kb_dir / "documents.yaml"
     docs = yaml.safe_load(docs_path.read_text(encoding="utf-8")) if docs_path.exists() else []
-    docs = [d for d in docs or [] if d.get("document_id") != doc_id]
-    docs.append({**document, "status": "现行"})
+    docs = list(docs or [])
+    entry = {**document, "status": "现行"}
+    for i, d in enumerate(docs):
+        if d.get("document_id") == doc_id:  # a document the KB has: keep what it records
+            docs[i] = {**d, **{k: v for k, v in entry.items() if v is not None}}
+            break
+    else:
+        docs.append(entry)
     with tempfile.TemporaryDirectory() as tmp:
         trial = Path(tmp)
         (trial / "reference").symlink_to(data_dir / "reference")

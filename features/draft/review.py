@@ -26,6 +26,16 @@ def review_items(draft: Draft, kb: KnowledgeBase) -> list[dict[str, Any]]:
     """One item per draft record (added or changed) and per current record of the same document
     that the draft no longer has (removed)."""
     items: list[dict[str, Any]] = []
+    known = same_document(draft.document, kb)
+    if known is not None:  # a new draft of a document the KB already quotes keeps its id
+        doc = kb.document_by_id[known]
+        given = {k: v for k, v in draft.document.items() if v is not None}
+        draft.document = {**given, **doc.model_dump(exclude_none=True), "document_id": known}
+        for recs in draft.records().values():
+            for r in recs:
+                r["document_id"] = known
+                for seg in r.get("segments") or []:
+                    seg["document_id"] = known
     doc_id = draft.document.get("document_id")
     for kind, (key, score, fields) in KINDS.items():
         new = draft.records()[kind]
@@ -35,17 +45,41 @@ def review_items(draft: Draft, kb: KnowledgeBase) -> list[dict[str, Any]]:
         for i, rec in enumerate(new):
             j = pairs.get(i)
             if j is None:
-                items.append(_item("added", kind, rec[key], rec, None, fields))
+                it = _item("added", kind, rec[key], rec, None, fields)
+                it["suggest"] = (rec.get("confidence") or 0) >= 0.6
+                items.append(it)
                 continue
             cur = old[j]
             rec[key] = cur[key]  # the draft speaks of a record the KB has: keep its id
             diff = [f for f in fields if rec.get(f) != cur.get(f)]
             action = "changed" if diff else "unchanged"
-            items.append(_item(action, kind, cur[key], rec, cur, diff))
+            it = _item(action, kind, cur[key], rec, cur, diff)
+            # A newer document replacing a record is proposed; a re-draft of the same document is
+            # not (the hand-checked record stays unless the officer says otherwise).
+            cited = kb.cite(cur.get("source"))
+            it["suggest"] = bool(diff) and (cited is None or cited.document_id != doc_id)
+            items.append(it)
         for j in a.unmatched_kb():
-            if old[j].get("document_id") == doc_id and doc_id:
-                items.append(_item("removed", kind, old[j][key], None, old[j], ()))
+            cited = kb.cite(old[j].get("source"))
+            if doc_id and cited is not None and cited.document_id == doc_id:
+                items.append(
+                    _item("removed", kind, old[j][key], None, old[j], ()) | {"suggest": False}
+                )
     return items
+
+
+def same_document(doc: dict[str, Any], kb: KnowledgeBase) -> str | None:
+    """The KB's id for the document a draft was made from: same title, or same issuer and date."""
+    for d in kb.documents:
+        if doc.get("title") and doc["title"] == d.title:
+            return d.document_id
+        if (
+            doc.get("issuer")
+            and doc.get("date")
+            and (doc["issuer"], doc["date"]) == (d.issuer, d.date)
+        ):
+            return d.document_id
+    return None
 
 
 def _item(

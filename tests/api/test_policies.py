@@ -129,3 +129,39 @@ def test_admin_pages_upload_review_apply(server):
 from api.auth import create_token  # noqa: E402
 from store.db import get_sessionmaker  # noqa: E402
 from tests.conftest import CSRF_INPUT, post_form  # noqa: E402
+
+
+def test_redraft_of_the_seed_keeps_its_document_and_a_bad_record_changes_nothing(server):
+    """Drafting the seed again: its records are unchanged or removed under the seed's own id; an
+    accepted record that cannot be placed is refused by name, and a valid one is served at once."""
+    srv, data, _url = server
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    seed = (DATA_DIR / "reference" / "hebei-industrial-upgrading-guidance.txt").read_text()
+    with httpx.Client(base_url=srv.url, timeout=120) as c:
+        review = c.post("/v1/policies/drafts", json={"text": seed}, headers=auth).json()
+        assert review["document"]["document_id"] == "hebei_2017_industrial_upgrading"
+        by_action: dict[str, list[dict]] = {}
+        for it in review["items"]:
+            by_action.setdefault(it["action"], []).append(it)
+        same = by_action["unchanged"] + by_action["changed"]
+        assert len(same) > 100 and not any(it["suggest"] for it in same)
+        assert any("京南" in (it["name"] or "") for it in by_action["removed"])
+        added = {it["name"]: it for it in by_action["added"] if it["kind"] == "parks"}
+        homeless = added["光启新型转子发动机基地"]  # the text names no city for it
+        fine = added["沙河工艺玻璃产业集群"]
+        url = f"/v1/policies/drafts/{review['draft_id']}/apply"
+        before = (data / "kb" / "documents.yaml").read_text()
+        bad = c.post(url, json={"accept": [homeless["id"], fine["id"]]}, headers=auth)
+        assert bad.status_code == 422 and homeless["id"] in bad.json()["detail"]
+        assert (data / "kb" / "documents.yaml").read_text() == before
+        assert c.get(f"/v1/parks/{fine['id']}").status_code == 404
+        ok = c.post(url, json={"accept": [fine["id"]]}, headers=auth)
+        assert ok.status_code == 200, ok.text
+        park = c.get(f"/v1/parks/{fine['id']}").json()
+        assert park["name"] == "沙河工艺玻璃产业集群" and park["city"] == "邢台"
+        assert park["source"] == fine["source"]
+        assert c.get("/v1/policies").json()["count"] == 1  # still one document
+        m = c.post(
+            "/v1/match", json={"description": "工艺玻璃制品的设计与生产", "top_k": 30}
+        ).json()
+        assert fine["id"] in [p["park_id"] for p in m["parks"]]
