@@ -22,7 +22,7 @@ from scipy import optimize
 from features.history import POSITIVE_KINDS
 from features.kb import KnowledgeBase, load_kb
 from recommender.content import ContentScorer
-from recommender.evaluate_draft import evaluate_draft as evaluate_draft_kb
+from recommender.evaluate_draft import evaluate_draft_both as evaluate_draft_kb
 from recommender.evaluate_draft import markdown as draft_markdown
 from recommender.hybrid import HybridWeights
 from recommender.metrics import Split, cold_start_split, ranking_metrics, relevance, time_split
