@@ -62,7 +62,9 @@ def document_meta(text: str, sentences: list[Sentence]) -> DocumentMeta:
             break
     issuer = date = None
     source = None
-    for k in range(len(lines) - 1, max(len(lines) - 8, -1), -1):
+    # The signature closes a document; a notice that forwards one signs near the top.
+    near = [*range(len(lines) - 1, max(len(lines) - 8, -1), -1), *range(min(12, len(lines)))]
+    for k in near:
         ln = lines[k]
         m = _DATE.fullmatch(ln)
         if m and date is None:

@@ -366,7 +366,7 @@ def extract_places(
             if not verbs:
                 continue
             span = head[verbs[-1].end() :]
-            if noun.startswith(("市", "县", "地")):  # 支持石家庄、邯郸等市……打造X基地
+            if re.match(r"(?:市|县|地)(?!域|级)", noun):  # 支持石家庄、邯郸等市……打造X基地
                 tail = text[m.end() :]
                 made = re.search(r".*(?:打造|建设)([^，。；]{2,20}?(?:基地|园区|中心))", tail)
                 if made:

@@ -174,3 +174,20 @@ def test_draft_odd_input_never_crashes_or_invents(kb, raw):
 def test_draft_any_text_quotes_only_itself(kb, text):
     draft = draft_kb(text, kb)
     assert all(s in text for s in draft.sources())
+
+
+def test_draft_other_province_places_and_forwarding_notice(kb):
+    """A Henan text (a fixture written for this test): places resolve against Henan's divisions,
+    the issuer and date of a notice signed at the top are read, and 县域 is not read as 县."""
+    text = (
+        "《某市制造业集群行动计划》的通知\n河南省人民政府\n2023年5月1日\n一、优化布局\n"
+        "加快推进郑州航空港电子信息、新乡起重装备、长垣医疗器械和洛阳轴承等产业基地建设。\n"
+        "支持巩义铝精深加工、林州汽车零部件等县域特色产业集群。\n"
+    )
+    draft = draft_kb(text, kb)
+    got = {(p["name"], p["city"], p["county"], p["kind"]) for p in draft.parks}
+    assert ("长垣医疗器械产业基地", "新乡", "长垣市", "base") in got
+    assert ("林州汽车零部件产业集群", "安阳", "林州市", "cluster") in got
+    assert len(got) == 6
+    assert draft.document["issuer"] == "河南省人民政府" and draft.document["date"] == "2023-05-01"
+    assert draft.document["title"] == "某市制造业集群行动计划"
