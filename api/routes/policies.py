@@ -67,19 +67,32 @@ def review_body(draft_id: str, draft: Draft, items: list[dict[str, Any]]) -> dic
     }
 
 
-@router.post("/policies/drafts", summary="上传政策文件，生成待审核草稿", status_code=201)
+@router.post(
+    "/policies/drafts",
+    summary="上传政策文件，生成待审核草稿",
+    status_code=201,
+    responses=error_responses(401, 403, 413),
+)
 def post_draft(req: DraftRequest, state: StateDep, _: AdminDep) -> dict[str, Any]:
     draft_id, draft, items = draft_document(state, req.text)
     return review_body(draft_id, draft, items)
 
 
-@router.get("/policies/drafts/{draft_id}", summary="草稿与当前知识库的差异")
+@router.get(
+    "/policies/drafts/{draft_id}",
+    summary="草稿与当前知识库的差异",
+    responses=error_responses(401, 403, 404),
+)
 def get_draft(draft_id: str, state: StateDep, _: AdminDep) -> dict[str, Any]:
     draft, items, status = load_draft(state, draft_id)
     return {**review_body(draft_id, draft, items), "status": status}
 
 
-@router.post("/policies/drafts/{draft_id}/apply", summary="应用审核通过的记录")
+@router.post(
+    "/policies/drafts/{draft_id}/apply",
+    summary="应用审核通过的记录",
+    responses=error_responses(401, 403, 404, 409, 413),
+)
 def post_apply(draft_id: str, req: ApplyRequest, state: StateDep, _: AdminDep) -> dict[str, Any]:
     doc = req.document.model_dump() if req.document else None
     return apply_draft(state, draft_id, req.accept, doc)

@@ -59,6 +59,8 @@ def clean_input(raw: bytes | str) -> str:
         else:
             decoded = raw.decode("utf-8", errors="replace")
     assert decoded is not None
+    # Lone surrogates (possible in JSON) cannot be stored or encoded: replace them.
+    decoded = decoded.encode("utf-8", errors="replace").decode("utf-8")
     text = decoded.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     return text
 
