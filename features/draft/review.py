@@ -17,6 +17,22 @@ KINDS = {
 }
 
 
+FIELD_NAMES = {
+    "name": "名称",
+    "cities": "城市",
+    "positioning": "定位",
+    "group": "产业链分组",
+    "kind": "类别",
+    "city": "城市",
+    "county": "县区",
+    "chains": "产业链",
+    "effect": "作用",
+    "title": "标题",
+    "when": "适用条件",
+    "weight": "权重",
+}
+
+
 def _current(kb: KnowledgeBase, kind: str) -> list[dict[str, Any]]:
     recs = {"zones": kb.zones, "chains": kb.chains, "parks": kb.parks, "rules": kb.rules}[kind]
     return [r.model_dump(mode="json") for r in recs if getattr(r, "named_by_policy", True)]
@@ -100,6 +116,8 @@ def _item(
         "confidence": (rec or {}).get("confidence"),
         "note": (rec or {}).get("note"),
         "fields": list(fields),
+        "field_names": [FIELD_NAMES.get(f, f) for f in fields],
+        "current_name": (cur or {}).get("name") or (cur or {}).get("title"),
         "draft": rec,
         "current": cur,
     }
