@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from features.draft.build import Draft
+from features.draft.check import record_problems
 from features.draft.compare import align, same_name, same_place, same_rule
 from features.kb import KnowledgeBase
 
@@ -53,6 +54,7 @@ def review_items(draft: Draft, kb: KnowledgeBase) -> list[dict[str, Any]]:
                 for seg in r.get("segments") or []:
                     seg["document_id"] = known
     doc_id = draft.document.get("document_id")
+    draft_chains = {c["chain_id"] for c in draft.chains}
     for kind, (key, score, fields) in KINDS.items():
         new = draft.records()[kind]
         old = _current(kb, kind)
@@ -62,7 +64,8 @@ def review_items(draft: Draft, kb: KnowledgeBase) -> list[dict[str, Any]]:
             j = pairs.get(i)
             if j is None:
                 it = _item("added", kind, rec[key], rec, None, fields)
-                it["suggest"] = (rec.get("confidence") or 0) >= 0.6
+                it["problems"] = record_problems(kind, rec, kb, draft_chains)
+                it["suggest"] = (rec.get("confidence") or 0) >= 0.6 and not it["problems"]
                 items.append(it)
                 continue
             cur = old[j]
@@ -70,17 +73,19 @@ def review_items(draft: Draft, kb: KnowledgeBase) -> list[dict[str, Any]]:
             diff = [f for f in fields if rec.get(f) != cur.get(f)]
             action = "changed" if diff else "unchanged"
             it = _item(action, kind, cur[key], rec, cur, diff)
+            it["problems"] = record_problems(kind, rec, kb, draft_chains) if diff else []
             # A newer document replacing a record is proposed; a re-draft of the same document is
             # not (the hand-checked record stays unless the officer says otherwise).
             cited = kb.cite(cur.get("source"))
-            it["suggest"] = bool(diff) and (cited is None or cited.document_id != doc_id)
+            it["suggest"] = (
+                bool(diff) and not it["problems"] and (cited is None or cited.document_id != doc_id)
+            )
             items.append(it)
         for j in a.unmatched_kb():
             cited = kb.cite(old[j].get("source"))
             if doc_id and cited is not None and cited.document_id == doc_id:
-                items.append(
-                    _item("removed", kind, old[j][key], None, old[j], ()) | {"suggest": False}
-                )
+                gone = _item("removed", kind, old[j][key], None, old[j], ())
+                items.append(gone | {"suggest": False, "problems": []})
     return items
 
 

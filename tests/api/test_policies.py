@@ -148,6 +148,7 @@ def test_redraft_of_the_seed_keeps_its_document_and_a_bad_record_changes_nothing
         assert any("京南" in (it["name"] or "") for it in by_action["removed"])
         added = {it["name"]: it for it in by_action["added"] if it["kind"] == "parks"}
         homeless = added["光启新型转子发动机基地"]  # the text names no city for it
+        assert "缺少所在城市" in homeless["problems"][0] and not homeless["suggest"]
         fine = added["沙河工艺玻璃产业集群"]
         url = f"/v1/policies/drafts/{review['draft_id']}/apply"
         before = (data / "kb" / "documents.yaml").read_text()
