@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test eval bench soak lint lock clean check-kb
+.PHONY: setup run test eval bench soak lint lock clean check-kb draft-kb
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: setup
 
 eval: $(STAMP)
 	$(BIN)/python -m recommender.evaluate
+
+# Draft a knowledge base from a policy document: make draft-kb POLICY=path.txt OUT=dir
+draft-kb: $(STAMP)
+	@test -n "$(POLICY)" -a -n "$(OUT)" || { echo "用法：make draft-kb POLICY=政策文件.txt OUT=输出目录"; exit 2; }
+	$(BIN)/python -m features.draft "$(POLICY)" "$(OUT)"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench

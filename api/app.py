@@ -16,13 +16,14 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, redact_access_log
 from api.models_service import MatcherHolder, load_serving_matcher
-from api.routes import bureau_pages, kb_admin, pages
+from api.routes import bureau_pages, kb_admin, pages, policy_pages
 from api.routes import enterprises as enterprise_routes
 from api.routes import interactions as interaction_routes
 from api.routes import kb as kb_routes
 from api.routes import leads as leads_routes
 from api.routes import match as match_routes
 from api.routes import models as model_routes
+from api.routes import policies as policy_routes
 from api.routes import reports as report_routes
 from api.schemas import Health
 from api.security import SecurityHeaders, install_security
@@ -80,7 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        overrides={"/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES},
+        overrides={
+            "/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES,
+            # a policy's full text: up to MAX_CHARS characters, bounded again before drafting
+            "/v1/policies/drafts": policy_pages.MAX_UPLOAD_BYTES,
+            policy_pages.BASE: policy_pages.MAX_UPLOAD_BYTES + 64 * 1024,
+        },
     )
     install_security(app, settings)
     app.include_router(kb_routes.router)
@@ -90,10 +96,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(interaction_routes.router)
     app.include_router(leads_routes.router)
     app.include_router(report_routes.router)
+    app.include_router(policy_routes.router)
     app.include_router(pages.router)
     app.include_router(bureau_pages.router)
     app.include_router(kb_admin.router)
     install_docs(app)  # before /static: it mounts /static/docs
+    app.include_router(policy_pages.router)
     app.mount("/static", pages.static_files(), name="static")
 
     @app.get("/healthz", response_model=Health, tags=["运维"], summary="健康检查")

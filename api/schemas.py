@@ -268,6 +268,27 @@ class ScoreBreakdown(BaseModel):
     policy: float = Field(description="政策调整分：政策规则的加分或减分")
 
 
+class DocumentRef(BaseModel):
+    document_id: str
+    title: str
+    date: str | None = None
+
+
+class PolicyPublic(BaseModel):
+    document_id: str
+    title: str
+    issuer: str | None = None
+    date: str | None = None
+    number: str | None = None
+    status: str = Field(description="现行 = 在用")
+    records: int = Field(description="知识库中依据该文件的记录数")
+
+
+class PoliciesPublic(BaseModel):
+    data: list[PolicyPublic]
+    count: int
+
+
 class Reason(BaseModel):
     kind: Literal["chain", "industry", "cluster", "zone", "policy", "similar", "registry"] = Field(
         description="理由类别：chain 产业链 / industry 国民经济行业分类 / cluster 集群或基地 / "
@@ -276,6 +297,9 @@ class Reason(BaseModel):
     text: str = Field(description="中文说明")
     source: str | None = Field(
         description="所依据的政策原文；县域特色产业集群为所引公开名单（名称、发布机关、年份）；无则为 null"
+    )
+    document: DocumentRef | None = Field(
+        default=None, description="原文出自的政策文件（GET /v1/policies），无原文则为 null"
     )
 
 

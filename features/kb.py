@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -86,6 +86,11 @@ class Segment(_Record):
     source: str
     also_source: tuple[str, ...] = ()
     note: str | None = None
+    # Which policy document the record rests on, and a draft's review state (see DraftMeta).
+    document_id: str | None = None
+    status: str | None = None
+    confidence: float | None = None
+    supersedes: str | None = None
 
 
 class Chain(_Record):
@@ -99,6 +104,11 @@ class Chain(_Record):
     also_source: tuple[str, ...] = ()
     segments: tuple[Segment, ...]
     note: str | None = None
+    # Which policy document the record rests on, and a draft's review state (see DraftMeta).
+    document_id: str | None = None
+    status: str | None = None
+    confidence: float | None = None
+    supersedes: str | None = None
 
     @property
     def group_name(self) -> str:
@@ -116,6 +126,11 @@ class Zone(_Record):
     source: str
     also_source: tuple[str, ...] = ()
     note: str | None = None
+    # Which policy document the record rests on, and a draft's review state (see DraftMeta).
+    document_id: str | None = None
+    status: str | None = None
+    confidence: float | None = None
+    supersedes: str | None = None
 
 
 class ClassRef(_Record):
@@ -156,6 +171,11 @@ class Park(_Record):
     source: str
     also_source: tuple[str, ...] = ()
     note: str | None = None
+    # Which policy document the record rests on, and a draft's review state (see DraftMeta).
+    document_id: str | None = None
+    status: str | None = None
+    confidence: float | None = None
+    supersedes: str | None = None
     # Filled from the 2018 catalogue for catalogue zones and for named bases linked to one.
     level: str | None = None
     zone_type: str | None = None
@@ -217,6 +237,11 @@ class Rule(_Record):
     source: str
     also_source: tuple[str, ...] = ()
     note: str | None = None
+    # Which policy document the record rests on, and a draft's review state (see DraftMeta).
+    document_id: str | None = None
+    status: str | None = None
+    confidence: float | None = None
+    supersedes: str | None = None
 
 
 class DevzoneLocation(_Record):
@@ -304,6 +329,18 @@ class Synonyms(_Record):
 
 CLUSTER_PREFIX = "cc_"
 
+class Document(_Record):
+    """A policy document the KB quotes (documents.yaml); `status` 现行 means in force."""
+
+    document_id: str
+    title: str
+    issuer: str | None = None
+    date: str | None = None
+    number: str | None = None
+    status: str = "现行"
+    file: str | None = None
+    note: str | None = None
+
 
 @dataclass(frozen=True)
 class Industry:
@@ -329,6 +366,21 @@ class KnowledgeBase:
     evidence_lists: tuple[EvidenceList, ...] = ()
     synonyms: tuple[Synonyms, ...] = ()
     policy_title: str = "河北省人民政府关于加快推进工业转型升级建设现代化工业体系的指导意见"
+    documents: tuple[Document, ...] = ()
+    cited: dict[str, str] = field(default_factory=dict)  # source sentence → document_id
+
+    @cached_property
+    def document_by_id(self) -> dict[str, Document]:
+        return {d.document_id: d for d in self.documents}
+
+    def cite(self, source: str | None) -> Document | None:
+        """The document a quoted sentence comes from (the first document when none is recorded)."""
+        if not source:
+            return None
+        doc_id = self.cited.get(source)
+        if doc_id in self.document_by_id:
+            return self.document_by_id[doc_id]
+        return self.documents[0] if self.documents else None
 
     @cached_property
     def chain_by_id(self) -> dict[str, Chain]:
@@ -602,6 +654,9 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     chains: list[Chain] = _parse_list(kb_dir / "chains.yaml", Chain, "chain_id")
     named: list[Park] = _parse_list(kb_dir / "parks.yaml", Park, "park_id")
     rules: list[Rule] = _parse_list(kb_dir / "rules.yaml", Rule, "rule_id")
+    documents, zones, chains, named, rules = _apply_policies(
+        kb_dir, digest, zones, chains, named, rules
+    )
     locations: list[DevzoneLocation] = _parse_list(
         kb_dir / "devzones.yaml", DevzoneLocation, "code"
     )
@@ -795,7 +850,98 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
         digest=digest.hexdigest()[:16],
         evidence_lists=tuple(evidence_lists),
         synonyms=tuple(synonyms),
+        documents=tuple(documents),
+        cited=_cited(documents, zones, chains, parks, rules),
     )
+
+
+POLICY_KINDS: dict[str, tuple[type[_Record], str]] = {
+    "zones": (Zone, "zone_id"),
+    "chains": (Chain, "chain_id"),
+    "parks": (Park, "park_id"),
+    "rules": (Rule, "rule_id"),
+}
+
+
+def _apply_policies(
+    kb_dir: Path, digest: Any, *lists: list[Any]
+) -> tuple[list[Document], list[Zone], list[Chain], list[Park], list[Rule]]:
+    """Records applied from reviewed drafts (`kb/policies/<document_id>.yaml`, oldest document
+    first) join the hand-built lists; one with the id of an existing record replaces it, and keeps
+    in `supersedes` the document it replaced (a newer document wins where two conflict)."""
+    documents: list[Document] = []
+    path = kb_dir / "documents.yaml"
+    if path.exists():
+        digest.update(path.read_bytes())
+        documents = _parse_list(path, Document, "document_id")
+        _check_unique("documents.yaml", (d.document_id for d in documents), "document_id")
+    by_id = {d.document_id: d for d in documents}
+    base_doc = documents[0].document_id if documents else None
+    merged = dict(zip(POLICY_KINDS, (list(x) for x in lists), strict=True))
+    overlays = []
+    for f in sorted((kb_dir / "policies").glob("*.yaml")) if (kb_dir / "policies").is_dir() else []:
+        digest.update(f.read_bytes())
+        raw = _read_yaml(f) or {}
+        if not isinstance(raw, dict):
+            raise KBError(f"policies/{f.name}", None, None, "应为“记录类别 → 记录列表”的映射")
+        doc_id = f.stem
+        if doc_id not in by_id:
+            raise KBError(f"policies/{f.name}", None, None, f"documents.yaml 中没有文件 '{doc_id}'")
+        overlays.append((by_id[doc_id].date or "", f, doc_id, raw))
+    for _date, f, doc_id, raw in sorted(overlays, key=lambda t: (t[0], t[1].name)):
+        for kind, (model, key) in POLICY_KINDS.items():
+            items = raw.get(kind) or []
+            tmp = f.parent / f"{f.stem}.{kind}"
+            recs = _parse_items(tmp.name, items, model, key)
+            index = {getattr(r, key): i for i, r in enumerate(merged[kind])}
+            for r in recs:
+                r = r.model_copy(update={"document_id": r.document_id or doc_id})
+                i = index.get(getattr(r, key))
+                if i is None:
+                    merged[kind].append(r)
+                    continue
+                old = merged[kind][i]
+                merged[kind][i] = r.model_copy(update={"supersedes": old.document_id or base_doc})
+    return (
+        documents,
+        merged["zones"],
+        merged["chains"],
+        merged["parks"],
+        merged["rules"],
+    )
+
+
+def _parse_items(file: str, items: Any, model: type[_Record], key: str) -> list[Any]:
+    if not isinstance(items, list):
+        raise KBError(file, None, None, "应为记录列表")
+    out = []
+    for i, item in enumerate(items, start=1):
+        label = f"#{i}" + (
+            f" ({key}={item[key]})" if isinstance(item, dict) and item.get(key) else ""
+        )
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"]) or None
+            raise KBError(file, label, loc, err["msg"]) from None
+    return out
+
+
+def _cited(documents: list[Document], *lists: Iterable[Any]) -> dict[str, str]:
+    base = documents[0].document_id if documents else ""
+    out: dict[str, str] = {}
+    for recs in lists:
+        for r in recs:
+            if getattr(r, "from_catalogue", False) or getattr(r, "from_list", False):
+                continue  # quotes the 2018 catalogue or a public list, not a policy document
+            items = [r, *getattr(r, "segments", ())]
+            for x in items:
+                doc = x.document_id or base
+                for src in (x.source, *getattr(x, "also_source", ())):
+                    if src and (doc != base or src not in out):
+                        out[src] = doc
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

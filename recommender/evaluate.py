@@ -24,6 +24,8 @@ from features.kb import KnowledgeBase, load_kb
 from recommender import evaluate_industry, evaluate_realworld
 from recommender.bundle import industry_classifier
 from recommender.content import ContentScorer
+from recommender.evaluate_draft import evaluate_draft_both as evaluate_draft_kb
+from recommender.evaluate_draft import markdown as draft_markdown
 from recommender.hybrid import HybridWeights, Matcher
 from recommender.metrics import Split, cold_start_split, ranking_metrics, relevance, time_split
 from recommender.synthetic import (
@@ -320,6 +322,8 @@ def write_reports(result: dict[str, Any], out_dir: Path) -> None:
         lines.append("")
     if "industry" in result:
         lines += [evaluate_industry.summary_markdown(result["industry"]), ""]
+    if "draft_kb" in result:
+        lines.append(draft_markdown(result["draft_kb"]))
     (out_dir / "eval.md").write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -357,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     # The industry classifier is judged on held-out official phrases (reports/industry.md).
     result["industry"] = evaluate_industry.run(log=print)
     evaluate_industry.write_reports(result["industry"], args.out)
+    result["draft_kb"] = evaluate_draft_kb()
     write_reports(result, args.out)
     for name, split in result["splits"].items():
         key = "city@3" if name == "realworld" else "ndcg@10"

@@ -305,8 +305,36 @@ class Matcher:
                 "collaborative": round(float(s.collaborative[i]), 4),
                 "policy": round(float(s.policy.adjustment[i] * self.weights.policy), 4),
             },
-            "reasons": self.reasons(e, s, i),
+            "reasons": self.cite_documents(self.reasons(e, s, i), p),
         }
+
+    def cite_documents(self, reasons: list[dict[str, Any]], p: Park) -> list[dict[str, Any]]:
+        """Each quoted reason names its document; a record from a newer document that replaced an
+        older one says which applies."""
+        for r in reasons:
+            doc = self.kb.cite(r.get("source"))
+            r["document"] = (
+                None
+                if doc is None
+                else {"document_id": doc.document_id, "title": doc.title, "date": doc.date}
+            )
+        old = self.kb.document_by_id.get(p.supersedes or "")
+        new = self.kb.document_by_id.get(p.document_id or "")
+        if old is not None and new is not None:
+            reasons.append(
+                {
+                    "kind": "policy",
+                    "text": f"「{p.name}」以《{new.title}》（{new.date or '日期未载'}）为准，"
+                    f"取代《{old.title}》（{old.date or '日期未载'}）中的同一记录。",
+                    "source": p.source,
+                    "document": {
+                        "document_id": new.document_id,
+                        "title": new.title,
+                        "date": new.date,
+                    },
+                }
+            )
+        return reasons
 
     def reasons(self, e: EnterpriseProfile, s: Scored, i: int) -> list[dict[str, Any]]:
         kb, p, sig = self.kb, self.parks[i], s.signals

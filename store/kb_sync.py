@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from features.kb import KnowledgeBase
+from features.kb import KnowledgeBase, load_kb
 from store import orm
 
 
@@ -107,11 +113,18 @@ def _key(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row[c.name] for c in table.primary_key.columns)
 
 
-def sync_kb(factory: sessionmaker[Session], kb: KnowledgeBase) -> SyncReport:
-    """Make the KB tables equal to `kb` in one transaction; on any error nothing is written."""
+def sync_kb(
+    factory: sessionmaker[Session],
+    kb: KnowledgeBase,
+    also: Callable[[Session], None] | None = None,
+) -> SyncReport:
+    """Make the KB tables equal to `kb` in one transaction; on any error nothing is written.
+    `also` writes more in the same transaction (e.g. that a reviewed draft was applied)."""
     report = SyncReport()
     plan = _desired(kb)
     with factory.begin() as session:
+        if also is not None:
+            also(session)
         existing: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
         for table, _ in plan:
             rows = session.execute(select(table)).mappings().all()
@@ -136,3 +149,46 @@ def sync_kb(factory: sessionmaker[Session], kb: KnowledgeBase) -> SyncReport:
             report.inserted[table.name] = len(new)
             report.updated[table.name] = len(changed)
     return report
+
+
+def apply_policy(
+    factory: sessionmaker[Session],
+    data_dir: Path,
+    document: dict[str, Any],
+    records: dict[str, Any],
+    also: Callable[[Session], None] | None = None,
+) -> tuple[KnowledgeBase, SyncReport]:
+    """Apply reviewed records of one policy document: validate the KB they make, write it into the
+    database in one transaction (`sync_kb`), and only then put `kb/policies/<document_id>.yaml` and
+    the document's entry in `kb/documents.yaml` in place. A record that does not validate, or a
+    database error, changes nothing."""
+    kb_dir = data_dir / "kb"
+    doc_id = document["document_id"]
+    docs_path = kb_dir / "documents.yaml"
+    docs = yaml.safe_load(docs_path.read_text(encoding="utf-8")) if docs_path.exists() else []
+    docs = list(docs or [])
+    entry = {**document, "status": "现行"}
+    for i, d in enumerate(docs):
+        if d.get("document_id") == doc_id:  # a document the KB has: keep what it records
+            docs[i] = {**d, **{k: v for k, v in entry.items() if v is not None}}
+            break
+    else:
+        docs.append(entry)
+    with tempfile.TemporaryDirectory() as tmp:
+        trial = Path(tmp)
+        (trial / "reference").symlink_to(data_dir / "reference")
+        shutil.copytree(kb_dir, trial / "kb")
+        (trial / "kb" / "policies").mkdir(exist_ok=True)
+        policy_text = yaml.safe_dump(records, allow_unicode=True, sort_keys=False, width=1000)
+        (trial / "kb" / "policies" / f"{doc_id}.yaml").write_text(policy_text, encoding="utf-8")
+        docs_text = yaml.safe_dump(docs, allow_unicode=True, sort_keys=False, width=1000)
+        (trial / "kb" / "documents.yaml").write_text(docs_text, encoding="utf-8")
+        kb = load_kb(trial)  # raises KBError naming the record and field
+        report = sync_kb(factory, kb, also)
+        (kb_dir / "policies").mkdir(exist_ok=True)
+        for name, text in ((f"policies/{doc_id}.yaml", policy_text), ("documents.yaml", docs_text)):
+            target = kb_dir / name
+            part = target.with_suffix(".yaml.part")
+            part.write_text(text, encoding="utf-8")
+            os.replace(part, target)
+    return load_kb(data_dir), report

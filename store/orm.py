@@ -211,3 +211,19 @@ class WebSession(Base):
     bureau: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PolicyDraft(Base):
+    """A KB drafted from a policy document, waiting for an admin's review (features/draft)."""
+
+    __tablename__ = "policy_drafts"
+    draft_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    document_id: Mapped[str] = mapped_column(String(60), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    draft: Mapped[dict[str, Any]] = mapped_column()
+    items: Mapped[list[Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="待审核")  # 待审核 | 已应用
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted: Mapped[list[Any]] = mapped_column(default=list)

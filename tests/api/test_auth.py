@@ -20,8 +20,9 @@ PUBLIC = {
     ("GET", "/v1/parks"),
     ("GET", "/v1/parks/{park_id}"),
     ("POST", "/v1/match"),
+    ("GET", "/v1/policies"),
 }
-ADMIN_ONLY_PREFIXES = ("/v1/models",)
+ADMIN_ONLY_PREFIXES = ("/v1/models", "/v1/policies/drafts")
 
 
 def _api_routes(settings: Settings) -> list[tuple[str, str]]:
