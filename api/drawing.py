@@ -322,11 +322,22 @@ def fit_map(
         height=base.height,
         cities=cities,
         counties=_county_shapes(base, county_fill, city_fill),
-        labels=[(r.x, r.y, r.city) for r in base.prefectures],
-        markers=_spread(markers),
+        labels=_labels(base, spread := _spread(markers)),
+        markers=spread,
         legend=legend,
         notes=[TINT_LABEL + "。", *_approximate_note(markers)],
     )
+
+
+def _labels(base: Basemap, markers: list[Marker]) -> list[tuple[float, float, str]]:
+    """City names at their centroids, lifted above a numbered marker that would hide them."""
+    out = []
+    for r in base.prefectures:
+        y = r.y
+        if any(m.main and abs(m.x - r.x) < 28 and abs(m.y - y) < 14 for m in markers):
+            y -= 18
+        out.append((r.x, y, r.city))
+    return out
 
 
 def _approximate_note(markers: list[Marker]) -> list[str]:
@@ -390,8 +401,8 @@ def chain_map(
             Shape(r.d, *county_fill.get(f"{r.city}/{r.name}", ("none", r.name)))
             for r in base.counties
         ],
-        labels=[(r.x, r.y, r.city) for r in base.prefectures],
-        markers=_spread(markers),
+        labels=_labels(base, spread := _spread(markers)),
+        markers=spread,
         legend=legend,
         notes=_approximate_note(markers),
     )
