@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test eval bench soak lint lock clean
+.PHONY: setup run test eval bench soak lint lock clean import-registry
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A bureau's registry export (.csv/.xlsx): set up, import in one transaction, retrain and register.
+import-registry: setup
+	@test -n "$(FILE)" || { echo "用法：make import-registry FILE=登记名录.csv" >&2; exit 2; }
+	$(BIN)/python -m api.cli import-registry "$(FILE)" $(if $(BUREAU),--bureau "$(BUREAU)")
 
 eval: $(STAMP)
 	$(BIN)/python -m recommender.evaluate

@@ -21,6 +21,7 @@ from api.routes import kb as kb_routes
 from api.routes import leads as leads_routes
 from api.routes import match as match_routes
 from api.routes import models as model_routes
+from api.routes import registry as registry_routes
 from api.routes import reports as report_routes
 from api.schemas import Health
 from api.security import install_security
@@ -68,7 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        overrides={"/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES},
+        overrides={
+            "/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES,
+            **registry_routes.UPLOAD_LIMITS,
+        },
     )
     install_security(app, settings)  # outside the body limit: its 413 gets the headers too
     app.include_router(kb_routes.router)
@@ -78,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(interaction_routes.router)
     app.include_router(leads_routes.router)
     app.include_router(report_routes.router)
+    app.include_router(registry_routes.router)
     app.include_router(pages.router)
     app.include_router(bureau_pages.router)
     app.mount("/static", pages.static_files(), name="static")
