@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from features import registry as reg
@@ -44,7 +44,7 @@ COMPARED = (
     "located_by",
 )
 SOURCE = "企业登记名录（招商部门导入）"
-TABLE = orm.RegistryFirm.__table__
+TABLE = cast(Table, orm.RegistryFirm.__table__)
 UPDATE_BY_ID = (
     update(TABLE)
     .where(TABLE.c.id == bindparam("firm_id"))
