@@ -346,6 +346,23 @@ def load_divisions(ref_dir: Path = REFERENCE) -> Divisions:
                 alt = m.group(1) + suffix
                 if alt != c.name and alt not in index:
                     add(alt, "county", c.code)
+    # Hebei's statistical units (xxxx7x: 高新区, 经开区, 新区) as addresses write them:
+    # 石家庄高新区, 石家庄市高新技术产业开发区, 白沟新城, 渤海新区.
+    generic = {"高新区", "高新技术产业开发区", "经济开发区", "经济技术开发区", "经开区", "开发区"}
+    for c in counties.values():
+        if c.province_code != "13" or c.code[4] != "7":
+            continue
+        rest = c.name.removeprefix("河北").removeprefix(c.city).removeprefix("市")
+        variants = {
+            rest,
+            rest.replace("高新技术产业开发区", "高新区"),
+            rest.replace("经济技术开发区", "经开区"),
+            rest.replace("经济技术开发区", "经济开发区"),
+        }
+        for v in variants:
+            for alias in (c.city + v, c.city + "市" + v) + (() if v in generic else (v,)):
+                if alias not in index:
+                    add(alias, "county", c.code)
     add("雄安新区", "city", "1306")  # its three counties are filed under 保定 in the 2023 table
     d.names = index
     d.max_name = max(map(len, index))

@@ -198,3 +198,23 @@ def test_locate_uses_the_province_for_names_shared_across_provinces(
 ) -> None:
     assert where(divisions, address="北京市朝阳区建国路1号").county_code == "110105"
     assert where(divisions, address="长安区建设大街1号", province="河北省").county_code == "130102"
+
+
+@pytest.mark.parametrize(
+    ("address", "code"),
+    [
+        ("石家庄高新区黄河大道1号", "130171"),
+        ("河北省石家庄市高新技术产业开发区湘江道1号", "130171"),
+        ("保定市白沟新城和道路1号", "130672"),
+        ("河北省沧州渤海新区港城大道1号", "130973"),
+        ("廊坊经济技术开发区友谊路1号", "131071"),
+    ],
+)
+def test_locate_reads_development_zones_that_are_county_level_units(
+    divisions: reg.Divisions, address: str, code: str
+) -> None:
+    assert where(divisions, address=address).county_code == code
+
+
+def test_locate_does_not_take_a_bare_high_tech_zone_for_any_city(divisions: reg.Divisions) -> None:
+    assert where(divisions, address="高新区黄河大道1号").county_code is None
