@@ -10,7 +10,6 @@ import csv
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -30,9 +29,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "capital": ("注册资金", "capital", "注册资本"),
     "scope": ("经营范围", "scope", "business_scope"),
     "province": ("所在省份", "province", "省份", "所属省份"),
-    "region": ("地区", "region", "所在地区", "所属地区", "所属城市"),
+    # Exports that split the place over 所属城市 and 所属区县 keep both: they are read together.
+    "region": ("地区", "region", "所在地区", "所属地区", "所属城市", "城市", "所属区县", "区县"),
     "address": ("注册地址", "address", "住所", "企业地址"),
+    "status": ("登记状态", "status", "经营状态", "企业状态"),
 }
+MULTI = {"region"}  # columns several headers may feed, joined in file order
+# 登记状态 of a firm that no longer operates where it registered: not a current placement.
+INACTIVE = ("注销", "吊销", "撤销", "迁出", "停业", "清算")
 REQUIRED = ("name", "credit_code", "scope")
 # A registry export is large (a province's manufacturers run to six figures) and its 经营范围 long.
 REGISTRY_LIMITS = TableLimits(
@@ -63,6 +67,7 @@ def norm_header(h: object) -> str:
 
 
 HEADER_LOOKUP = {norm_header(a): col for col, aliases in COLUMNS.items() for a in aliases}
+ALIAS_RANK = {norm_header(a): i for aliases in COLUMNS.values() for i, a in enumerate(aliases)}
 PERSONAL_LOOKUP = {norm_header(h) for h in PERSONAL}
 
 
@@ -422,21 +427,39 @@ def clean_text(value: str, limit: int) -> str | None:
     return s[:limit]
 
 
-def header_columns(header: Iterable[str]) -> tuple[dict[str, int], list[str], list[str]]:
-    """(column -> index, headers ignored, duplicate-column messages) for a header row."""
-    columns: dict[str, int] = {}
+def header_columns(header: list[str]) -> tuple[dict[str, list[int]], list[str], list[str]]:
+    """(column -> indexes, headers ignored, problems) for a header row.
+
+    Two headers for one column: 地区-like ones are all read; otherwise the one listed earlier in
+    COLUMNS wins (注册资金 over 注册资本) and the other is ignored. The very same header twice is
+    a problem: nobody can tell which one is meant.
+    """
+    columns: dict[str, list[int]] = {}
+    rank: dict[str, int] = {}
+    seen: dict[str, int] = {}
     ignored: list[str] = []
     problems: list[str] = []
     for j, h in enumerate(header):
         key = norm_header(h)
+        if key and key in seen:
+            problems.append(
+                f"第 1 行 第 {j + 1} 列 表头“{h}”与第 {seen[key] + 1} 列相同，请只保留一列"
+            )
+            continue
+        seen[key] = j
         col = HEADER_LOOKUP.get(key)
         if col is None:
             if h:
                 ignored.append(h)
-        elif col in columns:
-            problems.append(
-                f"第 1 行 第 {j + 1} 列 表头“{h}”与第 {columns[col] + 1} 列是同一列，请只保留一列"
-            )
+            continue
+        priority = ALIAS_RANK[key]
+        if col not in columns:
+            columns[col], rank[col] = [j], priority
+        elif col in MULTI:
+            columns[col].append(j)
+        elif priority < rank[col]:
+            ignored.append(header[columns[col][0]])
+            columns[col], rank[col] = [j], priority
         else:
-            columns[col] = j
+            ignored.append(h)
     return columns, ignored, problems

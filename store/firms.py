@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from features import registry as reg
@@ -42,6 +42,7 @@ COMPARED = (
     "city",
     "county",
     "located_by",
+    "status",
 )
 SOURCE = "企业登记名录（招商部门导入）"
 TABLE = cast(Table, orm.RegistryFirm.__table__)
@@ -91,7 +92,9 @@ class RegistryImportReport:
             self.warnings.append(message)
 
 
-def check_header(header: list[str], label: str) -> tuple[dict[str, int], list[str], list[str]]:
+def check_header(
+    header: list[str], label: str
+) -> tuple[dict[str, list[int]], list[str], list[str]]:
     """(column -> index, ignored headers, personal headers dropped), or `RegistryFileError`."""
     columns, ignored, problems = reg.header_columns(header)
     personal = [h for h in ignored if reg.norm_header(h) in reg.PERSONAL_LOOKUP]
@@ -111,7 +114,7 @@ def check_header(header: list[str], label: str) -> tuple[dict[str, int], list[st
 
 def _parse_rows(
     rows: Iterator[list[str]],
-    columns: dict[str, int],
+    columns: dict[str, list[int]],
     divisions: reg.Divisions,
     report: RegistryImportReport,
     label: str,
@@ -122,8 +125,7 @@ def _parse_rows(
     located: Counter[str] = Counter()
 
     def cell(row: list[str], col: str) -> str:
-        j = columns.get(col)
-        return row[j] if j is not None and j < len(row) else ""
+        return "".join(row[j] for j in columns.get(col, ()) if j < len(row) and row[j])
 
     for i, row in enumerate(rows):
         if not row:
@@ -200,6 +202,7 @@ def _parse_rows(
             "city": where.city,
             "county": where.county,
             "located_by": where.located_by,
+            "status": reg.clean_text(cell(row, "status"), 100),
         }
     report.by_city = dict(by_city.most_common())
     report.located_by = dict(located)
@@ -278,9 +281,12 @@ PLACEMENT_COLUMNS = [
 ]
 
 
-def load_placements(sessions: sessionmaker[Session], *, hebei_only: bool = True) -> pd.DataFrame:
+def load_placements(
+    sessions: sessionmaker[Session], *, hebei_only: bool = True, active_only: bool = True
+) -> pd.DataFrame:
     """Firms located to a county (Hebei's by default, county codes 13xxxx), one row each: the real
-    placements the recommender learns from. Firms known only to a city, or nowhere, are left out."""
+    placements the recommender learns from. Firms known only to a city, or nowhere, are left out,
+    and so (by default) are firms whose 登记状态 says they are gone (注销, 吊销, 迁出, …)."""
     f = orm.RegistryFirm
     stmt = select(
         f.id.label("firm_id"),
@@ -294,6 +300,10 @@ def load_placements(sessions: sessionmaker[Session], *, hebei_only: bool = True)
     ).where(f.county_code.is_not(None))
     if hebei_only:
         stmt = stmt.where(f.county_code.startswith("13"))
+    if active_only:
+        stmt = stmt.where(
+            *[or_(f.status.is_(None), ~f.status.contains(w, autoescape=True)) for w in reg.INACTIVE]
+        )
     with sessions() as session:
         rows = session.execute(stmt.order_by(f.id)).all()
     return pd.DataFrame([tuple(r) for r in rows], columns=PLACEMENT_COLUMNS)

@@ -212,5 +212,6 @@ class RegistryFirm(Base):
     city: Mapped[str | None] = mapped_column(String(20), index=True)
     county: Mapped[str | None] = mapped_column(String(40))
     located_by: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str | None] = mapped_column(Text)  # 登记状态 as written (存续, 注销, …)
     bureau: Mapped[str | None] = mapped_column(String(100))
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

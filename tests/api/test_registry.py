@@ -76,7 +76,7 @@ def test_import_then_summary_then_the_same_file_again_changes_nothing(
     assert first["rows_read"] == 400
     assert first["imported"] + first["duplicates"] == 400
     assert first["dropped_personal_columns"] == ["法定代表人"]
-    assert first["ignored_columns"] == ["联系电话"]
+    assert first["ignored_columns"] == ["联系电话"]  # 登记状态 is read
     assert first["training_job_id"] is None
     assert sum(first["by_city"].values()) == first["imported"]
     assert any("未通过 GB 32100-2015 校验" in w and " 行 " in w for w in first["warnings"])
@@ -119,8 +119,8 @@ def test_import_xlsx_export(own_server: tuple[httpx.Client, str], tmp_path: Path
         ),
         (
             "重复列.csv",
-            "企业名称,name,统一社会信用代码,经营范围\n甲,甲,N/A,x\n".encode(),
-            ["第 1 行 第 2 列 表头“name”与第 1 列是同一列"],
+            "企业名称,经营范围,统一社会信用代码,经营范围\n甲,x,N/A,x\n".encode(),
+            ["第 1 行 第 4 列 表头“经营范围”与第 2 列相同"],
         ),
         ("空.csv", b"", ["空文件"]),
         ("坏.xlsx", b"PK\x03\x04 not really a workbook", ["不是可读取的 Excel .xlsx 文件"]),

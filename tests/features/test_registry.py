@@ -98,19 +98,26 @@ def test_header_accepts_english_aliases_and_unit_suffixes() -> None:
     header = ["name", "USCC", "注册资本(万元)", "scope", "region", "Address", "法定代表人"]
     columns, ignored, problems = reg.header_columns(header)
     assert columns == {
-        "name": 0,
-        "credit_code": 1,
-        "capital": 2,
-        "scope": 3,
-        "region": 4,
-        "address": 5,
+        "name": [0],
+        "credit_code": [1],
+        "capital": [2],
+        "scope": [3],
+        "region": [4],
+        "address": [5],
     }
     assert ignored == ["法定代表人"] and problems == []
 
 
-def test_header_names_a_column_given_twice() -> None:
-    _, _, problems = reg.header_columns(["企业名称", "name", "统一社会信用代码", "经营范围"])
-    assert problems and "第 1 行" in problems[0] and "同一列" in problems[0]
+def test_header_reads_split_region_columns_together_and_prefers_the_usual_name() -> None:
+    header = ["公司名称", "企业名称", "所属城市", "所属区县", "统一社会信用代码", "经营范围"]
+    columns, ignored, problems = reg.header_columns(header)
+    assert columns["name"] == [1] and columns["region"] == [2, 3]
+    assert ignored == ["公司名称"] and problems == []
+
+
+def test_header_names_a_header_given_twice() -> None:
+    _, _, problems = reg.header_columns(["企业名称", "经营范围", "统一社会信用代码", "经营范围"])
+    assert problems == ["第 1 行 第 4 列 表头“经营范围”与第 2 列相同，请只保留一列"]
 
 
 # -- where a firm is registered -------------------------------------------------------------------

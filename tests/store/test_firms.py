@@ -162,7 +162,7 @@ def test_bad_header_is_refused_with_row_numbered_messages(db_url: str) -> None:
         run_import(db_url, data)
     joined = "\n".join(err.value.errors)
     assert "第 1 行 缺少必需的列“企业名称”" in joined
-    assert "统一社会信用代码" in joined and "同一列" in joined
+    assert "统一社会信用代码" in joined and "第 3 列 表头“经营范围”与第 2 列相同" in joined
     assert firms.count_firms(get_sessionmaker(db_url)) == 0
 
 
@@ -208,3 +208,27 @@ def test_generated_export_imports_and_every_located_firm_has_a_real_division(
 
     counties = load_divisions().counties
     assert all(c is None or c in counties for c in codes)
+
+
+def test_placements_leave_out_firms_that_are_gone(db_url: str) -> None:
+    header = ["企业名称", "统一社会信用代码", "经营范围", "登记状态", "所属城市", "所属区县"]
+    rows = [
+        [
+            "测试样本在业",
+            code_for("130534", "MA0000011"),
+            "羊绒",
+            "存续（在营、开业、在册）",
+            "",
+            "",
+        ],
+        ["测试样本注销", code_for("130534", "MA0000012"), "羊绒", "注销", "", ""],
+        ["测试样本吊销", code_for("130534", "MA0000013"), "羊绒", "吊销，未注销", "", ""],
+        ["测试样本无状态", "N/A", "钢材", "", "唐山市", "丰润区"],
+    ]
+    report = run_import(db_url, csv_bytes(header, rows))
+    assert report.imported == 4 and report.located_by == {"credit_code": 3, "region": 1}
+    sessions = get_sessionmaker(db_url)
+    assert sorted(firms.load_placements(sessions)["name"]) == ["测试样本在业", "测试样本无状态"]
+    assert len(firms.load_placements(sessions, active_only=False)) == 4
+    gone = {f.name: f.status for f in all_firms(db_url)}
+    assert gone["测试样本注销"] == "注销" and gone["测试样本无状态"] is None

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0002
-Create Date: 2026-12-02 08:00:56.470521
+Create Date: 2026-12-02 08:25:34.381941
 """
 
 from collections.abc import Sequence
@@ -39,6 +39,7 @@ def upgrade() -> None:
     sa.Column('city', sa.String(length=20), nullable=True),
     sa.Column('county', sa.String(length=40), nullable=True),
     sa.Column('located_by', sa.String(length=12), nullable=False),
+    sa.Column('status', sa.Text(), nullable=True),
     sa.Column('bureau', sa.String(length=100), nullable=True),
     sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registry_firms')),
