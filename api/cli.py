@@ -20,7 +20,12 @@ from features.registry import REGISTRY_LIMITS
 from features.tables import TableError, open_table
 from recommender.synthetic import GeneratorParams, generate_history
 from store.db import get_sessionmaker, migrate
-from store.firms import RegistryFileError, RegistryImportReport, import_registry
+from store.firms import (
+    ConcurrentImport,
+    RegistryFileError,
+    RegistryImportReport,
+    import_registry,
+)
 from store.history import count_enterprises, existing_external_ids, import_history
 from store.kb_sync import sync_kb
 from store.registry import active_version
@@ -165,6 +170,12 @@ def cmd_import_registry(settings: Settings, path: str, bureau: str | None, train
         return 1
     except TableError as exc:
         print(f"{exc.args[0]}；整个文件未导入", file=sys.stderr)
+        return 1
+    except ConcurrentImport:
+        print(
+            "另一次导入同时写入了相同的企业，本次未导入任何数据；请重新运行同一命令",
+            file=sys.stderr,
+        )
         return 1
     except RegistryFileError as exc:
         print(exc.detail, file=sys.stderr)

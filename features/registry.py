@@ -420,8 +420,9 @@ def row_key(code: str | None, name: str, address: str) -> str:
 
 
 def clean_text(value: str, limit: int) -> str | None:
-    """The cell as written (a firm's name keeps its full-width brackets), None for N/A."""
-    s = value.strip() if value else ""
+    """The cell as written (a firm's name keeps its full-width brackets), None for N/A. NUL is
+    dropped: PostgreSQL cannot store it, and one stray NUL must not sink a 100,000-row import."""
+    s = value.replace("\x00", "").strip() if value else ""
     if not s or (len(s) <= 4 and is_missing(s)):
         return None
     return s[:limit]

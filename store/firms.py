@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from features import registry as reg
@@ -51,6 +52,11 @@ UPDATE_BY_ID = (
     .where(TABLE.c.id == bindparam("firm_id"))
     .values({c: bindparam(c) for c in (*COMPARED, "row_key", "imported_at")})
 )
+
+
+class ConcurrentImport(RuntimeError):
+    """Another import wrote some of the same firms while this one ran; nothing of this one was
+    written, and running it again will do."""
 
 
 class RegistryFileError(ValueError):
@@ -137,7 +143,7 @@ def _parse_rows(
             report.skipped += 1
             report.warn(f"{label} 第 {line} 行 企业名称为空，已跳过该行")
             continue
-        raw_code = cell(row, "credit_code")
+        raw_code = cell(row, "credit_code").replace("\x00", "")
         code = reg.normalize_code(raw_code)
         valid = code is not None and reg.uscc_valid(code)
         if code is None:
@@ -239,6 +245,21 @@ def import_registry(
     divisions = divisions or reg.load_divisions()
     parsed = _parse_rows(rows, columns, divisions, report, label)
     now = orm.utcnow()
+    try:
+        _write(sessions, parsed, report, bureau, now)
+    except IntegrityError as exc:
+        raise ConcurrentImport(str(exc.orig)) from exc
+    report.seconds = round(time.perf_counter() - t0, 2)
+    return report
+
+
+def _write(
+    sessions: sessionmaker[Session],
+    parsed: Iterator[dict[str, Any]],
+    report: RegistryImportReport,
+    bureau: str | None,
+    now: datetime,
+) -> None:
     with sessions.begin() as session:
         while chunk := list(islice(parsed, CHUNK)):
             held = _existing(session, [r["row_key"] for r in chunk])
@@ -260,8 +281,6 @@ def import_registry(
                 session.execute(UPDATE_BY_ID, changed)
             report.imported += len(new)
             report.updated += len(changed)
-    report.seconds = round(time.perf_counter() - t0, 2)
-    return report
 
 
 def count_firms(sessions: sessionmaker[Session]) -> int:

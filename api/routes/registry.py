@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from api.auth import BureauDep
 from api.deps import DB_DOWN, SessionDep, StateDep
-from api.errors import ServiceUnavailable, error_body
+from api.errors import AppError, ServiceUnavailable, error_body
 from api.schemas import ErrorPublic, error_responses
 from features.registry import COLUMNS, REGISTRY_LIMITS
 from features.tables import TableError, TableLimits, open_table
@@ -32,6 +32,11 @@ HTTP_LIMITS = TableLimits(
 UPLOAD_LIMITS = {"/v1/registry/import": MAX_UPLOAD_BYTES}
 MAX_LISTED_ERRORS = 200
 ACCEPTED = "、".join(f"{a[0]}（{a[1]}）" for a in COLUMNS.values())
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "concurrent_import"
 
 
 class RegistryImportPublic(BaseModel):
@@ -120,6 +125,7 @@ def _rejected(detail: str, errors: list[str]) -> JSONResponse:
         f"文件最大 {MAX_UPLOAD_BYTES // 1024 // 1024} MB、{HTTP_LIMITS.max_rows} 行。"
     ),
     responses={
+        409: {"model": ErrorPublic, "description": "另一次导入同时写入了相同的企业，本次未导入"},
         413: {"model": ErrorPublic, "description": "文件过大"},
         422: {
             "model": ErrorPublic,
@@ -146,6 +152,10 @@ def import_registry(
         return _rejected(f"{exc.args[0]}；整个文件未导入", [exc.args[0]])
     except firms.RegistryFileError as exc:
         return _rejected(exc.detail, exc.errors)
+    except firms.ConcurrentImport:
+        raise Conflict(
+            f"{label}：另一次导入同时写入了相同的企业，本次未导入任何数据；请稍后重新上传同一文件"
+        ) from None
     except OperationalError as exc:
         raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
     job = None

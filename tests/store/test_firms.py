@@ -232,3 +232,26 @@ def test_placements_leave_out_firms_that_are_gone(db_url: str) -> None:
     assert len(firms.load_placements(sessions, active_only=False)) == 4
     gone = {f.name: f.status for f in all_firms(db_url)}
     assert gone["测试样本注销"] == "注销" and gone["测试样本无状态"] is None
+
+
+def test_a_race_with_another_import_writes_nothing_and_says_so(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [list(r) for r in generate(50, seed=13)]
+    held = run_import(db_url, csv_bytes(HEADER, rows)).imported
+    # What a concurrent import looks like from here: firms committed by another import after
+    # this one looked them up. The unique key refuses them, and this import writes nothing.
+    monkeypatch.setattr(firms, "_existing", lambda session, keys: {})
+    new = list(rows[0])
+    new[0], new[1] = "测试样本新企业", code_for("130534", "MA0000099")
+    mixed = csv_bytes(HEADER, [new, *rows])
+    with pytest.raises(firms.ConcurrentImport):
+        run_import(db_url, mixed)
+    assert firms.count_firms(get_sessionmaker(db_url)) == held
+
+
+def test_nul_characters_in_cells_do_not_sink_the_import(db_url: str) -> None:
+    rows = [["测试样本\x00甲", code_for("130534"), "", "300万元", "羊绒\x00纱线", "清河县\x001号"]]
+    assert run_import(db_url, csv_bytes(CLEAN_HEADER, rows)).imported == 1
+    (firm,) = all_firms(db_url)
+    assert (firm.name, firm.scope, firm.address) == ("测试样本甲", "羊绒纱线", "清河县1号")
