@@ -225,12 +225,11 @@ class Divisions:
 
     def city_code_of(self, code6: str) -> str | None:
         """The prefecture a registering authority's code names when it names no county:
-        `xxxx00` / `xxxx01` (a city's own bureau or its 市辖区), or a retired split county."""
+        `xxxx00` / `xxxx01` (a city's own bureau or its 市辖区), a retired split county, or a
+        county code retired before the history table starts (130621 满城县 until 2015)."""
         if code6 in self.retired_city:
             return self.retired_city[code6]
-        if code6[4:] in ("00", "01") and code6[:4] in self.city_of_code4:
-            return code6[:4]
-        return None
+        return code6[:4] if code6[:4] in self.city_of_code4 else None
 
     def scan(self, text: str) -> list[tuple[str, str]]:
         """Every division name in `text`, left to right, longest match first: [(kind, code)]
@@ -394,10 +393,12 @@ def locate(
         city4 = divisions.city_code_of(division)
         if city4:
             source = "credit_code"
-    province2 = None
+    # A valid code's first two digits name the province even where its county is unknown.
+    province2 = code[2:4] if code_valid and code and code[2:4] in divisions.province_names else None
     if province:
         provinces = [c for kind, c in divisions.scan(province) if kind == "province"]
-        province2 = provinces[0] if len(provinces) == 1 else None
+        if len(provinces) == 1:
+            province2 = provinces[0]
     for text, by in ((address, "address"), (region, "region")):
         if not text:
             continue

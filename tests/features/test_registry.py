@@ -158,6 +158,10 @@ def test_locate_maps_retired_codes_to_todays_county(divisions: reg.Divisions) ->
     assert where(divisions, code_for("130223")).county == "滦州市"  # 滦县, until 2018
     assert where(divisions, code_for("130429")).county == "永年区"  # 永年县, until 2016
     assert where(divisions, code_for("139001")).city == "定州"  # 定州市's old province code
+    # Retired before the history table starts (满城县 → 满城区 in 2015): the city still holds.
+    loc = where(divisions, code_for("130621"), address="满城镇中山路5号")
+    assert (loc.county_code, loc.city, loc.located_by) == (None, "保定", "credit_code")
+    assert where(divisions, code_for("130621"), address="保定市满城县1号").county == "满城区"
 
 
 def test_locate_city_bureau_code_takes_the_county_from_the_address(
@@ -205,6 +209,8 @@ def test_locate_uses_the_province_for_names_shared_across_provinces(
 ) -> None:
     assert where(divisions, address="北京市朝阳区建国路1号").county_code == "110105"
     assert where(divisions, address="长安区建设大街1号", province="河北省").county_code == "130102"
+    # A code's province speaks for the firm when no 所在省份 is given.
+    assert where(divisions, code_for("130000"), address="长安区建设大街1号").county_code == "130102"
 
 
 @pytest.mark.parametrize(
