@@ -3,6 +3,7 @@ placements, all or nothing, and a summary of what the database holds and where i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -15,7 +16,7 @@ from api.deps import DB_DOWN, SessionDep, StateDep
 from api.errors import AppError, ServiceUnavailable, error_body
 from api.schemas import ErrorPublic, error_responses
 from features.registry import COLUMNS, REGISTRY_LIMITS
-from features.tables import TableError, TableLimits, open_table
+from features.tables import TableError, open_table
 from store import firms
 
 router = APIRouter(
@@ -25,9 +26,7 @@ router = APIRouter(
 )
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-HTTP_LIMITS = TableLimits(
-    **{**REGISTRY_LIMITS.__dict__, "max_bytes": MAX_UPLOAD_BYTES, "max_rows": 200_000}
-)
+HTTP_LIMITS = replace(REGISTRY_LIMITS, max_bytes=MAX_UPLOAD_BYTES, max_rows=200_000)
 # Body allowance of the import route, for api.app's size limit (the default is far smaller).
 UPLOAD_LIMITS = {"/v1/registry/import": MAX_UPLOAD_BYTES}
 MAX_LISTED_ERRORS = 200
