@@ -251,29 +251,34 @@ class Divisions:
     def locate_text(
         self, text: str, *, city4: str | None = None, province2: str | None = None
     ) -> tuple[County | None, str | None]:
-        """(county, 4-digit city code) that `text` names, consistent with the hints; a name two
-        places share (桥西区, 长安区) counts only when the city or province tells them apart."""
+        """(county, 4-digit city code) that `text` names. A name several places share (桥西区,
+        长安区) counts only where a city or province tells them apart: the text's own, else the
+        hints (the code's city, the province column). A county the text names unambiguously in
+        another city than the hint wins over the hint: the firm has moved since registering."""
         hits = self.scan(text)
         cities = {c for kind, c in hits if kind == "city"}
-        provinces = {c for kind, c in hits if kind == "province"}
-        if city4:
-            cities = {city4}
-        if province2:
-            provinces = {province2}
+        provinces = {c for kind, c in hits if kind == "province"} or (
+            {province2} if province2 else set()
+        )
         counties = [self.counties[c] for kind, c in hits if kind == "county"]
-        if cities:
-            narrowed = [c for c in counties if c.code[:4] in cities or c.code in SPECIAL_CITY]
-            if narrowed or city4:
-                counties = narrowed
         if provinces:
             counties = [c for c in counties if c.province_code in provinces]
+        if city4:
+            in_hint = {c.code: c for c in counties if c.code[:4] == city4}
+            if len(in_hint) == 1:
+                county = next(iter(in_hint.values()))
+                return county, county.code[:4]
+        if cities:
+            in_text = [c for c in counties if c.code[:4] in cities]
+            if in_text:
+                counties = in_text
         unique = {c.code: c for c in counties}
         if len(unique) == 1:
             county = next(iter(unique.values()))
             return county, county.code[:4]
         if len(cities) == 1:
             return None, next(iter(cities))
-        return None, None
+        return None, city4
 
     def city_name(self, city4: str) -> str:
         return self.city_of_code4.get(city4, "")
@@ -405,8 +410,8 @@ def locate(
         county, found_city = divisions.locate_text(text, city4=city4, province2=province2)
         if county is not None:
             return Location(county.code, county.name, county.city, by)
-        if found_city and city4 is None:
-            city4, source = found_city, by
+        if found_city and source in ("none", "credit_code") and found_city != city4:
+            city4, source = found_city, by  # the address's city is the current one
     if city4:
         return Location(None, None, divisions.city_name(city4), source)
     return NOWHERE

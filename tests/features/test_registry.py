@@ -162,6 +162,11 @@ def test_locate_maps_retired_codes_to_todays_county(divisions: reg.Divisions) ->
     loc = where(divisions, code_for("130621"), address="满城镇中山路5号")
     assert (loc.county_code, loc.city, loc.located_by) == (None, "保定", "credit_code")
     assert where(divisions, code_for("130621"), address="保定市满城县1号").county == "满城区"
+    # Registered in 满城 then moved: the address names a county elsewhere, and it wins.
+    loc = where(divisions, code_for("130621"), address="河北省沧州市河间市滨河路1号")
+    assert (loc.county, loc.city, loc.located_by) == ("河间市", "沧州", "address")
+    loc = where(divisions, code_for("130621"), address="河北省秦皇岛市建设大街1号")
+    assert (loc.county_code, loc.city, loc.located_by) == (None, "秦皇岛", "address")
 
 
 def test_locate_city_bureau_code_takes_the_county_from_the_address(
