@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test eval bench soak lint lock clean check-kb draft-kb
+.PHONY: setup run test eval bench soak lint lock clean check-kb draft-kb import-registry registry-file
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A bureau's registry export (.csv/.xlsx): set up, import in one transaction, retrain and register.
+import-registry: registry-file setup
+	$(BIN)/python -m api.cli import-registry "$(FILE)" $(if $(BUREAU),--bureau "$(BUREAU)")
+
+registry-file:
+	@test -n "$(FILE)" || { echo "用法：make import-registry FILE=登记名录.csv（或 .xlsx）" >&2; exit 2; }
 
 eval: $(STAMP)
 	$(BIN)/python -m recommender.evaluate

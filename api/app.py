@@ -24,6 +24,7 @@ from api.routes import leads as leads_routes
 from api.routes import match as match_routes
 from api.routes import models as model_routes
 from api.routes import policies as policy_routes
+from api.routes import registry as registry_routes
 from api.routes import reports as report_routes
 from api.schemas import Health
 from api.security import SecurityHeaders, install_security
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # a policy's full text: up to MAX_CHARS characters, bounded again before drafting
             "/v1/policies/drafts": policy_pages.MAX_UPLOAD_BYTES,
             policy_pages.BASE: policy_pages.MAX_UPLOAD_BYTES + 64 * 1024,
+            **registry_routes.UPLOAD_LIMITS,
         },
     )
     install_security(app, settings)
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(leads_routes.router)
     app.include_router(report_routes.router)
     app.include_router(policy_routes.router)
+    app.include_router(registry_routes.router)
     app.include_router(pages.router)
     app.include_router(bureau_pages.router)
     app.include_router(kb_admin.router)

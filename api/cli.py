@@ -1,4 +1,5 @@
-"""Command line: `python -m api.cli setup|serve|load-kb` (the Makefile's targets call these)."""
+"""Command line: `python -m api.cli setup|serve|load-kb|import-registry|…` (the Makefile's targets
+call these)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,17 @@ from api.settings import Settings, get_settings
 from api.training import TrainOutcome, train_new_version
 from features.history import HistoryError, read_csv, validate_history
 from features.kb import KBError, KnowledgeBase, load_kb
+from features.registry import REGISTRY_LIMITS
+from features.tables import TableError, open_table
 from recommender.synthetic import GeneratorParams, generate_history
 from store.access import list_tokens, revoke_tokens
 from store.db import get_sessionmaker, migrate
+from store.firms import (
+    ConcurrentImport,
+    RegistryFileError,
+    RegistryImportReport,
+    import_registry,
+)
 from store.history import count_enterprises, existing_external_ids, import_history
 from store.kb_sync import sync_kb
 from store.registry import active_version
@@ -128,6 +137,59 @@ def cmd_import_history(settings: Settings, enterprises: str, interactions: str) 
     return 0
 
 
+def print_registry_report(r: RegistryImportReport) -> None:
+    located = "，".join(f"{k} {v}" for k, v in sorted(r.located_by.items())) or "无"
+    print(
+        f"读取 {r.rows_read} 行：新导入 {r.imported}，更新 {r.updated}，未变 {r.unchanged}，"
+        f"文件内重复 {r.duplicates}，缺企业名称跳过 {r.skipped}；"
+        f"信用代码无效 {r.invalid_codes}、缺失 {r.missing_codes}（均已导入并标记）；"
+        f"定位依据：{located}；未能定位到县 {r.unlocated}（其中只定位到市 {r.city_only}）；"
+        f"外币注册资金 {r.capital_foreign}，注册资金无法识别 {r.capital_unparsed}，"
+        f"注册日期无法识别 {r.bad_dates}；{r.seconds:.1f} 秒"
+    )
+    top = "，".join(f"{c} {n}" for c, n in list(r.by_city.items())[:15])
+    print(f"按城市：{top}")
+    if r.dropped_personal_columns:
+        print(f"未读取、未保存的个人信息列：{'、'.join(r.dropped_personal_columns)}")
+    if r.ignored_columns:
+        print(f"未使用的列：{'、'.join(r.ignored_columns)}")
+    for w in r.warnings[:20]:
+        print(f"  提示：{w}")
+    if len(r.warnings) > 20:
+        print(f"  ……另有 {len(r.warnings) - 20} 条以上提示未列出")
+
+
+def cmd_import_registry(settings: Settings, path: str, bureau: str | None, train: bool) -> int:
+    """Import a registry export in one transaction, then retrain and register a model."""
+    migrate(settings.database_url)
+    sessions = get_sessionmaker(settings.database_url)
+    try:
+        with open(path, "rb") as fh:
+            header, rows = open_table(fh, path, REGISTRY_LIMITS)
+            report = import_registry(sessions, header, rows, bureau=bureau, label=path)
+    except OSError as exc:
+        print(f"无法读取文件 {path}：{exc.strerror}", file=sys.stderr)
+        return 1
+    except TableError as exc:
+        print(f"{exc.args[0]}；整个文件未导入", file=sys.stderr)
+        return 1
+    except ConcurrentImport:
+        print(
+            "另一次导入同时写入了相同的企业，本次未导入任何数据；请重新运行同一命令",
+            file=sys.stderr,
+        )
+        return 1
+    except RegistryFileError as exc:
+        print(exc.detail, file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e}", file=sys.stderr)
+        return 1
+    print_registry_report(report)
+    if train and (report.imported or report.updated):
+        return cmd_train(settings, force=False)
+    return 0
+
+
 def cmd_train(settings: Settings, force: bool) -> int:
     kb = load_kb(settings.data_dir)
     out = train_and_register(settings, kb, force=force)
@@ -212,6 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     imp.add_argument("--enterprises", required=True)
     imp.add_argument("--interactions", required=True)
+    reg = sub.add_parser(
+        "import-registry",
+        help="import a registry export (.csv/.xlsx) in one transaction, then retrain the model",
+    )
+    reg.add_argument("file")
+    reg.add_argument("--bureau", default=None, help="the importing bureau, kept as the source")
+    reg.add_argument("--no-train", action="store_true", help="import only; do not retrain")
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.cmd == "create-token":
@@ -227,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_list_tokens(settings)
     if args.cmd == "import-history":
         return cmd_import_history(settings, args.enterprises, args.interactions)
+    if args.cmd == "import-registry":
+        return cmd_import_registry(settings, args.file, args.bureau, not args.no_train)
     if args.cmd == "train":
         return cmd_train(settings, args.force)
     handlers = {"setup": cmd_setup, "serve": cmd_serve, "load-kb": cmd_load_kb}

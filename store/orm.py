@@ -1,13 +1,15 @@
-"""SQLAlchemy 2 ORM tables: the knowledge base, enterprises, interactions, the match audit and models."""
+"""SQLAlchemy 2 ORM tables: the knowledge base, enterprises, interactions, the match audit, models
+and the firms of imported registries."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -227,3 +229,36 @@ class PolicyDraft(Base):
     status: Mapped[str] = mapped_column(String(20), default="待审核")  # 待审核 | 已应用
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class RegistryFirm(Base):
+    """A firm of a market-regulation registry export a bureau imported: a real placement.
+
+    No column holds a natural person's name: the import drops 法定代表人 and the like unread.
+    """
+
+    __tablename__ = "registry_firms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The dedupe key: the 统一社会信用代码 when valid, else sha1(name, address) in hex.
+    row_key: Mapped[str] = mapped_column(String(40), unique=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    # What the file held when the code is invalid (kept so the bureau can correct it).
+    credit_code_raw: Mapped[str | None] = mapped_column(String(40))
+    code_valid: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(Text)
+    reg_date: Mapped[date | None] = mapped_column(Date)
+    firm_type: Mapped[str | None] = mapped_column(Text)
+    capital_wan: Mapped[float | None] = mapped_column(Float)  # 万元人民币 only
+    capital_currency: Mapped[str | None] = mapped_column(String(3))
+    capital_amount_wan: Mapped[float | None] = mapped_column(Float)  # in capital_currency
+    scope: Mapped[str] = mapped_column(Text)
+    province: Mapped[str | None] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    county_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    city: Mapped[str | None] = mapped_column(String(20), index=True)
+    county: Mapped[str | None] = mapped_column(String(40))
+    located_by: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str | None] = mapped_column(Text)  # 登记状态 as written (存续, 注销, …)
+    bureau: Mapped[str | None] = mapped_column(String(100))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,173 @@
+"""Bureau-only registry import: a market-regulation registry export (.csv/.xlsx) becomes real
+placements, all or nothing, and a summary of what the database holds and where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+
+from api.auth import BureauDep
+from api.deps import DB_DOWN, SessionDep, StateDep
+from api.errors import AppError, ServiceUnavailable, error_body
+from api.schemas import ErrorPublic, error_responses
+from features.registry import COLUMNS, REGISTRY_LIMITS
+from features.tables import TableError, open_table
+from store import firms
+
+router = APIRouter(
+    prefix="/v1/registry",
+    tags=["企业登记名录（招商部门）"],
+    responses=error_responses(401, 403, 422, 503),
+)
+
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+HTTP_LIMITS = replace(REGISTRY_LIMITS, max_bytes=MAX_UPLOAD_BYTES, max_rows=200_000)
+# Body allowance of the import route, for api.app's size limit (the default is far smaller).
+UPLOAD_LIMITS = {"/v1/registry/import": MAX_UPLOAD_BYTES}
+MAX_LISTED_ERRORS = 200
+ACCEPTED = "、".join(f"{a[0]}（{a[1]}）" for a in COLUMNS.values())
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "concurrent_import"
+
+
+class RegistryImportPublic(BaseModel):
+    rows_read: int = Field(description="读取的数据行数（不含表头和空行）")
+    imported: int = Field(description="新导入的企业数")
+    updated: int = Field(description="库中已有、本次内容有变化而更新的企业数")
+    unchanged: int = Field(description="库中已有且内容相同的企业数（重复导入不改变任何数据）")
+    duplicates: int = Field(
+        description="文件内重复的行（统一社会信用代码相同，或无有效代码时名称和地址相同）"
+    )
+    skipped: int = Field(description="缺少企业名称而跳过的行")
+    invalid_codes: int = Field(
+        description="统一社会信用代码未通过 GB 32100-2015 校验的行（已导入并标记）"
+    )
+    missing_codes: int = Field(description="统一社会信用代码为空或 N/A 的行（已导入并标记）")
+    located_by: dict[str, int] = Field(
+        description="定位到县或市的依据：credit_code（代码第 3–8 位登记机关区划）、address（注册地址）、region（地区）"
+    )
+    city_only: int = Field(description="只能定位到市、不能定位到县的企业数")
+    unlocated: int = Field(description="未能定位到县的企业数（含只定位到市的）")
+    capital_foreign: int = Field(description="注册资金为外币的企业数（保留原币金额，不折算人民币）")
+    capital_unparsed: int = Field(description="注册资金无法识别的行")
+    bad_dates: int = Field(description="注册日期无法识别的行")
+    by_city: dict[str, int] = Field(description="本文件中各市的企业数")
+    ignored_columns: list[str] = Field(description="未使用的列")
+    dropped_personal_columns: list[str] = Field(
+        description="含个人姓名、未读取也未保存的列（如法定代表人）"
+    )
+    warnings: list[str] = Field(description="逐行提示（最多 200 条），带行号")
+    seconds: float = Field(description="导入耗时（秒）")
+    training_job_id: str | None = Field(
+        description="导入后自动开始的模型训练任务（GET /v1/models/train/{job_id} 查看进度）；未训练时为 null"
+    )
+
+
+class CountyCount(BaseModel):
+    county_code: str
+    county: str | None
+    count: int
+
+
+class CityCount(BaseModel):
+    city: str = Field(description="城市（不带“市”），或“未能定位”")
+    count: int
+    counties: list[CountyCount]
+
+
+class SourceCount(BaseModel):
+    bureau: str | None = Field(description="导入的招商部门（导入时填写）")
+    count: int
+    last_imported_at: str | None
+
+
+class RegistrySummaryPublic(BaseModel):
+    total: int = Field(description="库中登记企业总数")
+    code_valid: int
+    code_invalid_or_missing: int
+    located_by: dict[str, int]
+    with_county: int = Field(description="定位到县的企业数（用于学习落位）")
+    by_city: list[CityCount]
+    sources: list[SourceCount]
+    source: str = Field(description="数据来源说明")
+
+
+def _rejected(detail: str, errors: list[str]) -> JSONResponse:
+    shown = errors[:MAX_LISTED_ERRORS]
+    return JSONResponse(
+        error_body(detail, "invalid_file", errors=shown, error_count=len(errors)),
+        status_code=422,
+    )
+
+
+@router.post(
+    "/import",
+    status_code=201,
+    response_model=RegistryImportPublic,
+    summary="导入企业登记名录（市场监管登记导出的 CSV 或 Excel .xlsx），导入后重新训练模型",
+    description=(
+        "第 1 行为表头，中文或英文均可："
+        + ACCEPTED
+        + "。企业名称、统一社会信用代码和经营范围三列必须有；"
+        "其他列可缺，多余的列不读取，法定代表人等个人姓名列不读取也不保存。"
+        "统一社会信用代码按 GB 32100-2015 校验，无效或 N/A 的行仍导入并标记；同一代码只保留第一行。"
+        "所在县取自代码第 3–8 位（登记机关行政区划），否则取自注册地址、地区。"
+        "整个文件在一个事务中导入：出错则什么也不写入；重复导入同一文件不改变任何数据。"
+        f"文件最大 {MAX_UPLOAD_BYTES // 1024 // 1024} MB、{HTTP_LIMITS.max_rows} 行。"
+    ),
+    responses={
+        409: {"model": ErrorPublic, "description": "另一次导入同时写入了相同的企业，本次未导入"},
+        413: {"model": ErrorPublic, "description": "文件过大"},
+        422: {
+            "model": ErrorPublic,
+            "description": "文件有错（errors 逐条列出行号），整个文件未导入",
+        },
+    },
+)
+def import_registry(
+    file: Annotated[UploadFile, File(description="企业登记名录：.xlsx 或 .csv（UTF-8 / GB18030）")],
+    state: StateDep,
+    _: BureauDep,
+    bureau: Annotated[
+        str | None, Form(max_length=100, description="导入的招商部门名称，记入数据来源")
+    ] = None,
+    retrain: Annotated[bool, Form(description="导入后在后台重新训练并登记模型")] = True,
+) -> Any:
+    label = (file.filename or "上传的文件").replace("/", "_")[-80:]
+    try:
+        header, rows = open_table(file.file, file.filename or "", HTTP_LIMITS)
+        report = firms.import_registry(
+            state.sessions, header, rows, bureau=(bureau or "").strip() or None, label=label
+        )
+    except TableError as exc:
+        return _rejected(f"{exc.args[0]}；整个文件未导入", [exc.args[0]])
+    except firms.RegistryFileError as exc:
+        return _rejected(exc.detail, exc.errors)
+    except firms.ConcurrentImport:
+        raise Conflict(
+            f"{label}：另一次导入同时写入了相同的企业，本次未导入任何数据；请稍后重新上传同一文件"
+        ) from None
+    except OperationalError as exc:
+        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
+    job = None
+    if retrain and (report.imported or report.updated):
+        job = state.trainer.start()
+    body = {**report.as_dict(), "training_job_id": job.job_id if job else None}
+    return JSONResponse(RegistryImportPublic(**body).model_dump(), status_code=201)
+
+
+@router.get(
+    "/summary",
+    response_model=RegistrySummaryPublic,
+    summary="已导入的登记企业：按市、县计数，定位依据和数据来源",
+)
+def registry_summary(session: SessionDep, _: BureauDep) -> RegistrySummaryPublic:
+    return RegistrySummaryPublic(**firms.registry_summary(session))
