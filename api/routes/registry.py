@@ -135,9 +135,10 @@ def _rejected(detail: str, errors: list[str]) -> JSONResponse:
 def import_registry(
     file: Annotated[UploadFile, File(description="企业登记名录：.xlsx 或 .csv（UTF-8 / GB18030）")],
     state: StateDep,
-    _: BureauDep,
+    who: BureauDep,
     bureau: Annotated[
-        str | None, Form(max_length=100, description="导入的招商部门名称，记入数据来源")
+        str | None,
+        Form(max_length=100, description="导入的招商部门名称，记入数据来源（默认为令牌所属部门）"),
     ] = None,
     retrain: Annotated[bool, Form(description="导入后在后台重新训练并登记模型")] = True,
 ) -> Any:
@@ -145,7 +146,11 @@ def import_registry(
     try:
         header, rows = open_table(file.file, file.filename or "", HTTP_LIMITS)
         report = firms.import_registry(
-            state.sessions, header, rows, bureau=(bureau or "").strip() or None, label=label
+            state.sessions,
+            header,
+            rows,
+            bureau=(bureau or "").strip() or who.bureau or None,
+            label=label,
         )
     except TableError as exc:
         return _rejected(f"{exc.args[0]}；整个文件未导入", [exc.args[0]])
