@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -280,7 +281,21 @@ class ContentScorer:
         is `ContentSignals.code_conflict`, computed here when not given."""
         if self.industry is None or self.class_fit is None:
             raise RuntimeError("没有行业分类器，无法计算行业分布")
-        ranked = self.industry.rank(e.text, k=CLASSES_KEPT)
+        return self._with_code(e, self.industry.rank(e.text, k=CLASSES_KEPT), conflict)
+
+    def class_distributions(self, profs: Sequence[EnterpriseProfile]) -> np.ndarray:
+        """(n, n_classes) `class_distribution` of many enterprises, classified in batches."""
+        if self.industry is None or self.class_fit is None:
+            return np.zeros((len(profs), 0))
+        if not profs:
+            return np.zeros((0, len(self.class_fit.classes)))
+        ranked = self.industry.rank_many([e.text for e in profs], k=CLASSES_KEPT)
+        return np.vstack([self._with_code(e, r, None) for e, r in zip(profs, ranked, strict=True)])
+
+    def _with_code(
+        self, e: EnterpriseProfile, ranked: list[tuple[str, float]], conflict: bool | None
+    ) -> np.ndarray:
+        assert self.class_fit is not None
         code = code_digits(e.industry_code) if e.industry_code else None
         weight = 0.0
         if code:
