@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,7 +196,11 @@ class ContentScorer:
             return set()
         return {self.canonical(m.group(0)) for m in self._kw_pattern.finditer(norm_text)}
 
-    def score(self, e: EnterpriseProfile) -> ContentSignals:
+    def score(
+        self, e: EnterpriseProfile, ranked: list[tuple[str, float]] | None = None
+    ) -> ContentSignals:
+        """The content signals of one enterprise; `ranked` is the classifier's reading of its
+        text when the caller classified many texts at once (`IndustryClassifier.rank_many`)."""
         tm = self.text.transform_one(e.text)
         seg = tm.scores.copy()
         code_segments: set[int] = set()
@@ -214,7 +219,7 @@ class ContentScorer:
                 )
                 seg[idx] = seg[idx] + prior * (1 - seg[idx])
         conflict = self._conflict(tm.scores, code_chains)
-        classes, class_fit, best_class = self.classes_of(e, conflict)
+        classes, class_fit, best_class = self.classes_of(e, conflict, ranked)
         seg = self.lift_segments(seg, classes)
         n_chains = len(self.chain_ids)
         chain_scores = np.zeros(n_chains)
@@ -263,14 +268,17 @@ class ContentScorer:
         )
 
     def classes_of(
-        self, e: EnterpriseProfile, conflict: bool
+        self, e: EnterpriseProfile, conflict: bool, ranked: list[tuple[str, float]] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The enterprise's class distribution and each place's class fit and best class (empty
         arrays without a classifier)."""
         n = len(self.parks)
         if self.class_fit is None:
             return np.zeros(0), np.zeros(n), np.zeros(n, dtype=np.int64)
-        p = self.class_distribution(e, conflict)
+        if ranked is None:
+            p = self.class_distribution(e, conflict)
+        else:
+            p = self._with_code(e, ranked, conflict)
         fit, best = self.class_fit.score(p)
         return p, fit, best
 
@@ -280,7 +288,21 @@ class ContentScorer:
         is `ContentSignals.code_conflict`, computed here when not given."""
         if self.industry is None or self.class_fit is None:
             raise RuntimeError("没有行业分类器，无法计算行业分布")
-        ranked = self.industry.rank(e.text, k=CLASSES_KEPT)
+        return self._with_code(e, self.industry.rank(e.text, k=CLASSES_KEPT), conflict)
+
+    def class_distributions(self, profs: Sequence[EnterpriseProfile]) -> np.ndarray:
+        """(n, n_classes) `class_distribution` of many enterprises, classified in batches."""
+        if self.industry is None or self.class_fit is None:
+            return np.zeros((len(profs), 0))
+        if not profs:
+            return np.zeros((0, len(self.class_fit.classes)))
+        ranked = self.industry.rank_many([e.text for e in profs], k=CLASSES_KEPT)
+        return np.vstack([self._with_code(e, r, None) for e, r in zip(profs, ranked, strict=True)])
+
+    def _with_code(
+        self, e: EnterpriseProfile, ranked: list[tuple[str, float]], conflict: bool | None
+    ) -> np.ndarray:
+        assert self.class_fit is not None
         code = code_digits(e.industry_code) if e.industry_code else None
         weight = 0.0
         if code:

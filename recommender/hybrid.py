@@ -165,9 +165,16 @@ class Matcher:
 
     # -- scoring -------------------------------------------------------------------------------
     def score(
-        self, e: EnterpriseProfile, *, use_collab: bool = True, use_policy: bool = True
+        self,
+        e: EnterpriseProfile,
+        *,
+        use_collab: bool = True,
+        use_policy: bool = True,
+        ranked: list[tuple[str, float]] | None = None,
     ) -> Scored:
-        signals = self.content.score(e)
+        """All park scores of one enterprise; `ranked`: its text's classes, when the caller
+        classified many texts at once."""
+        signals = self.content.score(e, ranked)
         chains = enterprise_chains(self.kb, signals)
         outcome = self.policy.evaluate(e, chains)
         feats = user_features(signals, self.segment_ids, self.chain_ids, e)

@@ -19,6 +19,7 @@ import numpy as np
 from features.enterprise import SCALE, EnterpriseProfile
 from features.kb import Rule
 from recommender.collab import Features
+from recommender.content import CLASSES_KEPT
 from recommender.hybrid import SIMILAR_SHOWN, Matcher, Scored, item_features
 
 SCALE_NAMES = {
@@ -136,11 +137,13 @@ class LeadCache:
                 self._entries.clear()
                 self._owner = weakref.ref(matcher)
             out: list[LeadVector] = []
+            ranked = self._classify_missing(matcher, items)
             for eid, profile in items:
                 key = (matcher.version, eid)
                 v = self._entries.get(key)
                 if v is None or v.profile != profile:
-                    v = summarise(matcher, eid, profile, matcher.score(profile))
+                    s = matcher.score(profile, ranked=ranked.get(eid))
+                    v = summarise(matcher, eid, profile, s)
                     self._entries[key] = v
                     self.misses += 1
                 else:
@@ -150,6 +153,22 @@ class LeadCache:
             while len(self._entries) > self.maxsize:
                 self._entries.popitem(last=False)
             return out
+
+    def _classify_missing(
+        self, matcher: Matcher, items: Sequence[tuple[str, EnterpriseProfile]]
+    ) -> dict[str, list[tuple[str, float]]]:
+        """The classifier's reading of every enterprise not cached, in one batch."""
+        if matcher.industry is None:
+            return {}
+        missing = [
+            (eid, p)
+            for eid, p in items
+            if (v := self._entries.get((matcher.version, eid))) is None or v.profile != p
+        ]
+        if not missing:
+            return {}
+        ranked = matcher.industry.rank_many([p.text for _, p in missing], k=CLASSES_KEPT)
+        return {eid: r for (eid, _), r in zip(missing, ranked, strict=True)}
 
 
 # -- the park's side ------------------------------------------------------------------------------

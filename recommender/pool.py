@@ -246,9 +246,7 @@ def user_feature_lists(
         chunk = profs[a : a + INDEX_CHUNK]
         seg = segment_scores(content, chunk)
         if content.class_fit is not None:
-            seg = content.lift_segments(
-                seg, np.vstack([content.class_distribution(e) for e in chunk])
-            )
+            seg = content.lift_segments(seg, content.class_distributions(chunk))
         chain = chain_scores(content, seg)
         out.extend(
             features_from_scores(seg[i], chain[i], content.segment_ids, content.chain_ids, e)
@@ -394,9 +392,7 @@ class PoolScorer:
         n_cls = self.class_sim.shape[1]
         if content.class_fit is None or not profs:
             return sparse.csr_matrix((len(profs), n_cls), dtype=np.float32)
-        return sparse.csr_matrix(
-            np.vstack([content.class_distribution(e) for e in profs]).astype(np.float32)
-        )
+        return sparse.csr_matrix(content.class_distributions(profs).astype(np.float32))
 
     def _keyword_hits(self, norm: list[str]) -> sparse.csr_matrix:
         content = self.matcher.content
