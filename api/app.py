@@ -95,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             model_version=state.holder.matcher.version,
             database=database,
             kb_digest=state.kb.digest,
+            learned=state.holder.matcher.collab is not None,
+            demo=state.settings.demo,
         )
 
     return app

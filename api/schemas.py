@@ -92,6 +92,8 @@ class Health(BaseModel):
     model_version: str | None = Field(description="正在使用的模型版本")
     database: str = Field(description="ok / unavailable")
     kb_digest: str = Field(description="知识库版本摘要")
+    learned: bool = Field(default=False, description="协同部分是否启用（需真实数据训练的模型）")
+    demo: bool = Field(default=False, description="演示模式：数据为合成的演示数据")
 
 
 class ErrorPublic(BaseModel):
@@ -268,6 +270,14 @@ class Excluded(BaseModel):
 class MatchResponse(BaseModel):
     request_id: str = Field(description="请求编号")
     model_version: str = Field(description="作答的模型版本")
+    learned: bool = Field(
+        default=False,
+        description="协同部分是否启用：仅在导入真实的企业登记名录或招商记录并训练后为 true",
+    )
+    notice: str | None = Field(
+        default=None, description="协同部分未启用时的中文说明（结果仅依据内容契合和政策规则）"
+    )
+    demo: bool = Field(default=False, description="演示模式：数据为合成的演示数据，并非真实企业")
     chains: list[ChainMatch] = Field(description="最契合的产业链，从高到低")
     zones: list[ZoneMatch] = Field(description="区域排序，从高到低")
     parks: list[ParkMatch] = Field(description="推荐园区，从高到低")

@@ -19,6 +19,11 @@ from recommender.collab import CollaborativeModel, Features
 from recommender.content import ContentScorer, ContentSignals
 from recommender.rules import PolicyEngine, PolicyOutcome, enterprise_chains
 
+# What an answer without a learned part says about itself (model_version tells why it has none).
+LEARNED_OFF_NOTICE = (
+    "协同部分（相似企业的落户记录）未启用：尚未导入真实的企业登记名录或招商记录。"
+    "本结果仅依据业务与产业链的内容契合和政策规则。"
+)
 UNCLEAR_FIT = 0.15  # below this best segment fit the description names nothing of the policy
 SIMILAR_SHOWN = 0.6  # the learned part is explained when its normalised score is at least this
 
@@ -189,6 +194,8 @@ class Matcher:
         return {
             "request_id": request_id or uuid.uuid4().hex,
             "model_version": self.version,
+            "learned": self.collab is not None,
+            "notice": None if self.collab is not None else LEARNED_OFF_NOTICE,
             "chains": self._chains(s),
             "zones": self._zones(s),
             "parks": parks,

@@ -11,7 +11,7 @@ import threading
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,8 @@ SEGMENT_MIN_FIT = 0.05
 CANDIDATE_MIN_FIT = 0.3
 CANDIDATE_FIT_WEIGHT = 0.5
 CANDIDATES = 5
+# Where each count of a chain-gap answer comes from (registry counts name their import).
+RECORDED_SOURCE = "招商部门记录的签约/落地（互动记录）"
 DESCRIPTION_CHARS = 120
 DEFAULT_CACHE_SIZE = 25_000  # about 5 KB an enterprise with 247 parks: ~125 MB when full
 
@@ -177,6 +179,17 @@ class ParkSegments:
     unassigned: int  # placed enterprises whose text names none of the park's segments
     status: dict[int, str]  # segment index → empty | thin | ok
     median: float
+    # segment index → registered firms of the park's county whose 经营范围 fits it best (none
+    # before a registry is imported), and where those counts come from
+    registry: dict[int, int] = field(default_factory=dict)
+    registry_source: str | None = None
+
+    def counts(self, j: int) -> list[dict[str, Any]]:
+        """Each count of segment `j` with its source: recorded placements, then the registry."""
+        out: list[dict[str, Any]] = [{"count": self.placed.get(j, 0), "source": RECORDED_SOURCE}]
+        if self.registry_source is not None:
+            out.append({"count": self.registry.get(j, 0), "source": self.registry_source})
+        return out
 
     def gap(self, j: int | None) -> bool:
         return j is not None and self.status.get(j) in ("empty", "thin")
@@ -203,8 +216,17 @@ def segment_status(placed: int, median: float) -> str:
     return "ok"
 
 
-def park_segments(matcher: Matcher, park: int, placed: Sequence[LeadVector]) -> ParkSegments:
+def park_segments(
+    matcher: Matcher,
+    park: int,
+    placed: Sequence[LeadVector],
+    registry: Mapping[int, int] | None = None,
+    registry_source: str | None = None,
+) -> ParkSegments:
+    """Placed counts per served segment; with `registry` (segment → registered firms of the
+    park's county), a segment's status counts both."""
     served = served_segments(matcher, park)
+    reg = {j: int((registry or {}).get(j, 0)) for j in served}
     counts: Counter[int] = Counter()
     unassigned = 0
     for v in placed:
@@ -213,13 +235,16 @@ def park_segments(matcher: Matcher, park: int, placed: Sequence[LeadVector]) -> 
             unassigned += 1
         else:
             counts[j] += 1
-    median = float(np.median([counts[j] for j in served])) if served else 0.0
+    total = {j: counts[j] + reg[j] for j in served}
+    median = float(np.median([total[j] for j in served])) if served else 0.0
     return ParkSegments(
         served=served,
         placed={j: counts[j] for j in served},
         unassigned=unassigned,
-        status={j: segment_status(counts[j], median) for j in served},
+        status={j: segment_status(total[j], median) for j in served},
         median=median,
+        registry=reg if registry_source is not None else {},
+        registry_source=registry_source,
     )
 
 
@@ -419,6 +444,7 @@ def chain_gaps(
                     "segment_id": seg.segment_id,
                     "name": seg.name,
                     "placed": segments.placed[j],
+                    "counts": segments.counts(j),
                     "status": segments.status[j],
                     "candidates": candidates,
                     "source": seg.source,

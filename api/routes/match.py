@@ -53,6 +53,7 @@ def run_match(req: MatchRequest, state: AppState, channel: str) -> dict[str, Any
     t0 = time.perf_counter()
     matcher = state.holder.matcher
     result = matcher.match(profile, top_k=req.top_k, request_id=uuid.uuid4().hex)
+    result["demo"] = state.settings.demo
     elapsed = (time.perf_counter() - t0) * 1000
     try:
         with state.sessions.begin() as session:

@@ -27,6 +27,7 @@ from api.routes.match import run_match
 from api.schemas import ORIGIN_VALUES, MatchRequest
 from api.security import CSRF_COOKIE, CsrfTokens, csrf_ok, csrf_tokens
 from features.kb import CATALOGUE, CHAIN_GROUPS, PARK_KINDS, KnowledgeBase, Park
+from recommender.hybrid import LEARNED_OFF_NOTICE
 from store.enterprises import create_enterprise
 
 API_DIR = Path(__file__).resolve().parents[1]
@@ -99,8 +100,19 @@ def render(
     nonce = request.cookies.get(CSRF_COOKIE)
     fresh = None if CsrfTokens.valid_nonce(nonce) else CsrfTokens.new_nonce()
     token = csrf_tokens(request).sign(fresh or nonce or "")
+    state = getattr(request.app.state, "app", None)
+    marks = {
+        # Every page says when its data is the demo's, and when the learned part is off.
+        "demo": bool(state and state.settings.demo),
+        "learned": bool(state and state.holder.matcher.collab is not None),
+        "learned_off_notice": LEARNED_OFF_NOTICE,
+    }
     response = templates().TemplateResponse(
-        request, name, {**context, "csrf_token": token}, status_code=status_code, headers=headers
+        request,
+        name,
+        {**marks, **context, "csrf_token": token},
+        status_code=status_code,
+        headers=headers,
     )
     if fresh:
         # Lax, not Strict: a link from another site must not replace the cookie of open forms.
