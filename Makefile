@@ -30,8 +30,9 @@ demo: $(STAMP)
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# REGISTRY=path: only the registry split (held-out registered firms), kept beside the others.
 eval: $(STAMP)
-	$(BIN)/python -m recommender.evaluate
+	$(BIN)/python -m recommender.evaluate $(if $(REGISTRY),--registry $(REGISTRY))
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench

@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             model_version=state.holder.matcher.version,
             database=database,
             kb_digest=state.kb.digest,
-            learned=state.holder.matcher.collab is not None,
+            learned=state.holder.matcher.learned,
             demo=state.settings.demo,
         )
 

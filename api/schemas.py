@@ -232,6 +232,10 @@ class ScoreBreakdown(BaseModel):
     content: float = Field(description="内容契合分：业务与园区产业链、环节、特色产品的契合")
     collaborative: float = Field(description="协同过滤分：相似企业的落户记录（LightFM）")
     policy: float = Field(description="政策调整分：政策规则的加分或减分")
+    registry: float = Field(
+        default=0.0,
+        description="登记名录分：所在县已登记、经营范围相近的企业（导入企业登记名录后启用）",
+    )
 
 
 class Reason(BaseModel):

@@ -41,6 +41,7 @@ PARK_KINDS = {
     "demonstration": "示范区/示范基地",
     "devzone_national": "国家级开发区",
     "devzone_provincial": "省级开发区",
+    "county": "县域",
 }
 CATALOGUE = "中国开发区审核公告目录（2018年版）"
 
@@ -111,7 +112,13 @@ class Park(_Record):
     park_id: str
     name: str
     kind: Literal[
-        "base", "cluster", "service_park", "demonstration", "devzone_national", "devzone_provincial"
+        "base",
+        "cluster",
+        "service_park",
+        "demonstration",
+        "devzone_national",
+        "devzone_provincial",
+        "county",
     ]
     city: str
     county: str | None = None
@@ -138,7 +145,7 @@ class Park(_Record):
 
     @property
     def named_by_policy(self) -> bool:
-        return self.kind not in ("devzone_national", "devzone_provincial")
+        return self.kind not in ("devzone_national", "devzone_provincial", "county")
 
 
 class RuleWhen(_Record):
@@ -374,6 +381,52 @@ def _catalogue_parks(
     return parks
 
 
+DIVISIONS = "中华人民共和国县以上行政区划代码（2023年）"
+COUNTY_PREFIX = "county_"
+# The three counties of 雄安新区 are listed under 保定 in the 2023 table; the KB names the new area
+# as a city of its own (zones.yaml), as it does the two county-level cities under direct provincial
+# administration, 辛集 and 定州.
+XIONGAN_COUNTIES = ("容城县", "雄县", "安新县")
+
+
+def county_city(name: str, city_name: str, cities: Iterable[str]) -> str:
+    """The KB city of a county-level division of the 2023 table."""
+    if name in XIONGAN_COUNTIES:
+        return "雄安新区"
+    own = name.removesuffix("市")
+    return own if own in set(cities) else city_name.removesuffix("市")
+
+
+def county_places(
+    rows: Iterable[dict[str, str]], zone_of_city: dict[str, str], parks: Iterable[Park]
+) -> list[Park]:
+    """Every county-level division of the 2023 table as a place beside the parks (`county_<code>`,
+    kind county): a registered firm's natural answer is often its county's cluster. A county
+    serves the chains of the KB's parks that lie in it."""
+    chains: dict[tuple[str, str], list[ChainRef]] = {}
+    for p in parks:
+        if p.county:
+            chains.setdefault((p.city, p.county), []).extend(p.chains)
+    out = []
+    for row in rows:
+        if row["level"] != "县级":
+            continue
+        city = county_city(row["name"], row["city_name"], zone_of_city)
+        out.append(
+            Park(
+                park_id=f"{COUNTY_PREFIX}{row['code']}",
+                name=row["name"],
+                kind="county",
+                city=city,
+                county=row["name"],
+                zone_id=zone_of_city[city],
+                chains=tuple(dict.fromkeys(chains.get((city, row["name"]), []))),
+                source=f"{DIVISIONS}：{row['code']} {row['city_name']}{row['name']}",
+            )
+        )
+    return out
+
+
 def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     """Load and validate the whole knowledge base; raise `KBError` on the first problem."""
     data_dir = Path(data_dir)
@@ -532,9 +585,10 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             raise KBError(
                 "gbt_chain_map.yaml", f"(code={m.code})", "code", "GB/T 4754-2017 中没有此代码"
             )
+    division_rows = _read_csv(ref_dir / "hebei_city_county.csv")
     counties = {
         row["name"]: row["city_name"].removesuffix("市")
-        for row in _read_csv(ref_dir / "hebei_city_county.csv")
+        for row in division_rows
         if row["level"] == "县级"
     }
 
@@ -559,6 +613,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             )
         parks.append(p)
     parks.extend(catalogue.values())
+    parks.extend(county_places(division_rows, zone_of_city, parks))
 
     return KnowledgeBase(
         zones=tuple(zones),
@@ -584,10 +639,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"知识库校验失败：{exc}", file=sys.stderr)
         return 1
     named = sum(p.named_by_policy for p in kb.parks)
+    counties = sum(p.kind == "county" for p in kb.parks)
     print(
         f"知识库校验通过：{len(kb.zones)} 个区域，{len(kb.chains)} 条产业链，"
-        f"{sum(len(c.segments) for c in kb.chains)} 个环节，{len(kb.parks)} 个园区"
-        f"（政策点名 {named}，目录开发区 {len(kb.parks) - named}），{len(kb.rules)} 条规则"
+        f"{sum(len(c.segments) for c in kb.chains)} 个环节，{len(kb.parks) - counties} 个园区"
+        f"（政策点名 {named}，目录开发区 {len(kb.parks) - named - counties}），"
+        f"{counties} 个县域，{len(kb.rules)} 条规则"
     )
     return 0
 

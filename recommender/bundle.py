@@ -63,7 +63,12 @@ def save_bundle(
     final = root / matcher.version
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     payload = pickle.dumps(
-        {"text": matcher.text, "collab": matcher.collab, "weights": asdict(matcher.weights)},
+        {
+            "text": matcher.text,
+            "collab": matcher.collab,
+            "weights": asdict(matcher.weights),
+            "registry": matcher.registry,  # the registry kNN index (None without a registry)
+        },
         protocol=pickle.HIGHEST_PROTOCOL,
     )
     (tmp / "model.pkl").write_bytes(payload)
@@ -124,4 +129,5 @@ def load_bundle(path: Path | str, kb: KnowledgeBase) -> Matcher:
         parts["collab"],
         HybridWeights(**parts["weights"]),
         version=meta["version"],
+        registry=parts.get("registry"),  # bundles from before the registry have none
     )

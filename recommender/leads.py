@@ -74,6 +74,7 @@ class LeadVector:
     content: np.ndarray  # float32, weighted as in the score
     collaborative: np.ndarray  # float32, weighted
     policy: np.ndarray  # float32, weighted adjustment
+    registry: np.ndarray  # float32, weighted registry term (zeros without a registry)
     best_segment: np.ndarray  # int16, the segment that gave each park its content fit
     segment_scores: np.ndarray  # float32
     terms: dict[int, tuple[str, ...]]  # segment index → policy terms found (segments with any)
@@ -94,6 +95,11 @@ def summarise(matcher: Matcher, enterprise_id: str, e: EnterpriseProfile, s: Sco
         content=s.content.astype(np.float32),
         collaborative=s.collaborative.astype(np.float32),
         policy=(s.policy.adjustment * matcher.weights.policy).astype(np.float32),
+        registry=(
+            s.registry.astype(np.float32)
+            if s.registry is not None
+            else np.zeros(len(s.final), dtype=np.float32)
+        ),
         best_segment=sig.park_best_segment.astype(np.int16),
         segment_scores=sig.segment_scores.astype(np.float32),
         terms={j: tuple(t) for j, t in enumerate(sig.text.terms) if t},
@@ -166,6 +172,7 @@ class Lead:
     content: float
     collaborative: float
     policy: float
+    registry: float
     segment: int | None  # index into matcher.segment_ids; None when it names none of the park's
     fills_gap: bool
 
@@ -248,6 +255,21 @@ def park_segments(
     )
 
 
+def registry_counts(matcher: Matcher, park: int) -> tuple[dict[int, int] | None, str | None]:
+    """(segment index → registered firms of the park's county that fit it best, source), or
+    (None, None) when the serving model has no registry."""
+    reg = matcher.registry
+    if reg is None or getattr(reg, "segment_counts_", None) is None:
+        return None, None
+    row = int(matcher._registry_rows[park])
+    county = matcher.kb.park_by_id.get(reg.counties_[row]) if row >= 0 else None
+    where = county.name if county else "所在县"
+    source = f"{reg.source_}：{where}已登记、经营范围最契合本环节的企业"
+    if row < 0:
+        return {}, source
+    return {j: int(c) for j, c in enumerate(reg.segment_counts_[row]) if c}, source
+
+
 def _keeps(matcher: Matcher, v: LeadVector, segment: int | None, f: LeadFilters) -> bool:
     if f.origin is not None and v.profile.origin != f.origin:
         return False
@@ -289,6 +311,7 @@ def rank_leads(
                 content=float(v.content[park]),
                 collaborative=float(v.collaborative[park]),
                 policy=float(v.policy[park]),
+                registry=float(v.registry[park]),
                 segment=j,
                 fills_gap=segments.gap(j),
             )
@@ -387,6 +410,7 @@ def lead_entry(matcher: Matcher, park: int, lead: Lead, segments: ParkSegments) 
             "content": round(lead.content, 4),
             "collaborative": round(lead.collaborative, 4),
             "policy": round(lead.policy, 4),
+            "registry": round(lead.registry, 4),
         },
         "segment": segment,
         "fills_gap": lead.fills_gap,

@@ -46,6 +46,7 @@ from recommender.leads import (
     lead_entry,
     park_segments,
     rank_leads,
+    registry_counts,
     served_segments,
 )
 from store.orm import Enterprise, Interaction
@@ -257,7 +258,7 @@ def park_view(state: AppState, session: Session, cache: LeadCache, park_id: str)
     vectors = cache.vectors(matcher, items)
     pool = [v for v in vectors if v.enterprise_id not in placed]
     settled = [v for v in vectors if v.enterprise_id in placed]
-    segments = park_segments(matcher, index, settled)
+    segments = park_segments(matcher, index, settled, *registry_counts(matcher, index))
     elapsed = (time.perf_counter() - t0) * 1000
     return ParkView(matcher, park, index, pool, settled, segments, elapsed)
 

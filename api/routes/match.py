@@ -20,6 +20,11 @@ log = logging.getLogger("investmatch")
 router = APIRouter(prefix="/v1", tags=["匹配"])
 
 
+# Channels only a bureau token reaches: their registry reasons may name the bureau's own registered
+# firms; the public self-check (api, web) gets counts only.
+BUREAU_CHANNELS = frozenset({"bureau_report", "export"})
+
+
 class InvalidField(AppError):
     status_code = 422
     code = "invalid_input"
@@ -52,7 +57,12 @@ def run_match(req: MatchRequest, state: AppState, channel: str) -> dict[str, Any
     profile = to_profile(req, state)
     t0 = time.perf_counter()
     matcher = state.holder.matcher
-    result = matcher.match(profile, top_k=req.top_k, request_id=uuid.uuid4().hex)
+    result = matcher.match(
+        profile,
+        top_k=req.top_k,
+        request_id=uuid.uuid4().hex,
+        reveal_names=channel in BUREAU_CHANNELS,
+    )
     result["demo"] = state.settings.demo
     elapsed = (time.perf_counter() - t0) * 1000
     try:

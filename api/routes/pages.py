@@ -26,7 +26,7 @@ from api.errors import FIELD_NAMES, AppError, describe_validation_error
 from api.routes.match import run_match
 from api.schemas import ORIGIN_VALUES, MatchRequest
 from api.security import CSRF_COOKIE, CsrfTokens, csrf_ok, csrf_tokens
-from features.kb import CATALOGUE, CHAIN_GROUPS, PARK_KINDS, KnowledgeBase, Park
+from features.kb import CATALOGUE, CHAIN_GROUPS, DIVISIONS, PARK_KINDS, KnowledgeBase, Park
 from recommender.hybrid import LEARNED_OFF_NOTICE
 from store.enterprises import create_enterprise
 
@@ -85,8 +85,15 @@ def static_files() -> StaticFiles:
 
 
 def quote_label(source: str) -> str:
-    """Whose words a quotation is: the 2018 catalogue or the provincial policy."""
-    return "开发区目录" if source.startswith(CATALOGUE) else "政策原文"
+    """Whose words a quotation is: the 2018 catalogue, the divisions table, the bureau's registry
+    or the provincial policy."""
+    if source.startswith(CATALOGUE):
+        return "开发区目录"
+    if source.startswith(DIVISIONS):
+        return "行政区划"
+    if source.startswith("企业登记名录"):
+        return "登记名录"
+    return "政策原文"
 
 
 def render(
@@ -104,7 +111,7 @@ def render(
     marks = {
         # Every page says when its data is the demo's, and when the learned part is off.
         "demo": bool(state and state.settings.demo),
-        "learned": bool(state and state.holder.matcher.collab is not None),
+        "learned": bool(state and state.holder.matcher.learned),
         "learned_off_notice": LEARNED_OFF_NOTICE,
     }
     response = templates().TemplateResponse(
