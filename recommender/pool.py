@@ -84,6 +84,8 @@ class PoolIndex:
     collab_std: np.ndarray
     conditions: np.ndarray
     fingerprint: str
+    # (n, n_counties) registry county support share (`RegistryIndex.shares`); None without one
+    registry: sparse.csr_matrix | None = None
 
     def __len__(self) -> int:
         return len(self.enterprise_ids)
@@ -114,6 +116,9 @@ class PoolIndex:
             collab_std=np.concatenate([p.collab_std for p in parts]),
             conditions=np.concatenate([p.conditions for p in parts]),
             fingerprint=first.fingerprint,
+            registry=None
+            if first.registry is None
+            else sparse.vstack([p.registry for p in parts]).tocsr(),
         )
 
     def save(self, path: Path | str) -> Path:
@@ -135,6 +140,7 @@ class PoolIndex:
             collab_std=self.collab_std,
             conditions=self.conditions,
             fingerprint=np.array(self.fingerprint),
+            **_sparse_arrays("registry", self.registry),
         )
         return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
@@ -154,7 +160,25 @@ class PoolIndex:
                 collab_std=z["collab_std"],
                 conditions=z["conditions"],
                 fingerprint=str(z["fingerprint"]),
+                registry=sparse.csr_matrix(
+                    (z["registry_data"], z["registry_indices"], z["registry_indptr"]),
+                    shape=tuple(int(x) for x in z["registry_shape"]),
+                )
+                if "registry_data" in z
+                else None,
             )
+
+
+def _sparse_arrays(name: str, m: sparse.csr_matrix | None) -> dict[str, np.ndarray]:
+    """A CSR matrix as plain `.npz` arrays (none for None)."""
+    if m is None:
+        return {}
+    return {
+        f"{name}_data": m.data,
+        f"{name}_indices": m.indices,
+        f"{name}_indptr": m.indptr,
+        f"{name}_shape": np.array(m.shape),
+    }
 
 
 def segment_scores(
@@ -279,6 +303,14 @@ class PoolScorer:
         )
         self.rule_adjust = masks * weight[:, None]  # (n_rules, n_parks)
         self.rule_exclude = masks & np.array([r.effect == "exclude" for r in self.rules])[:, None]
+        self.registry = matcher.registry
+        if self.registry is not None:
+            # (n_counties, n_parks): which places each registry county's support reaches
+            rows = matcher._registry_rows
+            on = np.flatnonzero(rows >= 0)
+            self.county_places = sparse.csr_matrix(
+                (np.ones(len(on)), (rows[on], on)), shape=(len(self.registry.counties_), n_parks)
+            )
         self.collab = matcher.collab
         if self.collab is not None:
             self.item_repr = matcher._item_repr.astype(np.float64)
@@ -341,6 +373,7 @@ class PoolScorer:
             if n
             else np.zeros((0, len(self.zone_focus)))
         )
+        registry = self.registry.shares(texts) if self.registry is not None else None
         top = chain.max(axis=1, initial=0.0) if self.n_chains else np.zeros(n)
         member = (chain >= CHAIN_MIN_FIT) & (chain >= CHAIN_RELATIVE_FIT * top[:, None])
         latent, mean, std = self._latent(seg, chain, profs)
@@ -354,6 +387,7 @@ class PoolScorer:
             collab_std=std,
             conditions=self._conditions(profs, norm, member),
             fingerprint=self.fingerprint,
+            registry=registry,
         )
 
     def _keyword_hits(self, norm: list[str]) -> sparse.csr_matrix:
@@ -516,6 +550,11 @@ class PoolScorer:
             index.conditions[:, on].astype(np.float64) @ adjust[on] if len(on) else np.zeros(n)
         )
         final = content + collaborative + policy
+        if self.registry is not None and index.registry is not None:
+            final = (
+                final
+                + w.registry * (index.registry @ self.county_places[:, park]).toarray().ravel()
+            )
         excl = np.flatnonzero(self.rule_exclude[:, park])
         if len(excl):
             final[index.conditions[:, excl].any(axis=1)] = -np.inf
@@ -550,6 +589,8 @@ class PoolScorer:
             cond = index.conditions[r].astype(np.float64)
             policy = w.policy * (cond @ self.rule_adjust)
             final = content + collab + policy
+            if self.registry is not None and index.registry is not None:
+                final = final + w.registry * (index.registry[r] @ self.county_places).toarray()
             final[(cond @ self.rule_exclude) > 0] = -np.inf
             for k, arr in enumerate((final, content, collab, policy)):
                 out[k][a : a + len(r)] = arr

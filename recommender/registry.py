@@ -173,6 +173,30 @@ class RegistryIndex(BaseEstimator):
                 names.append(self.firm_names_[i])
         return RegistrySupport(support, count, examples)
 
+    def shares(self, texts: Sequence[str], batch: int = 256) -> sparse.csr_matrix:
+        """(n, n_counties) each text's county support as a share of its best county's (what
+        `place_scores` spreads over the places), for pools: one TF-IDF call per batch."""
+        check_is_fitted(self, "postings_")
+        n_c = len(self.counties_)
+        parts = []
+        for a in range(0, len(texts), batch):
+            q = self.vectorizer_.transform([clean_scope(t) for t in texts[a : a + batch]])
+            sims = np.asarray((q @ self.postings_).todense())
+            k = min(self.k, sims.shape[1])
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            val = np.take_along_axis(sims, top, axis=1)
+            rows = np.repeat(np.arange(len(sims)), k)
+            m = sparse.csr_matrix(
+                (val.ravel().astype(np.float64), (rows, self.firm_county_[top.ravel()])),
+                shape=(len(sims), n_c),
+            )
+            best = np.asarray(m.max(axis=1).todense()).ravel()
+            scale = np.where(best > 0, 1.0 / np.where(best > 0, best, 1.0), 0.0)
+            parts.append(sparse.csr_matrix(sparse.diags(scale) @ m))
+        if not parts:
+            return sparse.csr_matrix((0, n_c))
+        return sparse.vstack(parts).tocsr()
+
     def place_index(self, parks: Sequence[Park]) -> np.ndarray:
         """(n_places,) each place's row in `counties_`, −1 for places without registered firms."""
         check_is_fitted(self, "postings_")

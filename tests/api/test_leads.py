@@ -102,7 +102,7 @@ def test_leads_answer_in_shape_sorted_and_fast_when_warm(bureau: httpx.Client) -
         "reasons",
     }
     assert len(first["description"]) <= 120
-    assert set(first["score_breakdown"]) == {"content", "collaborative", "policy"}
+    assert set(first["score_breakdown"]) == {"content", "collaborative", "policy", "registry"}
     assert first["segment"]["name"] == "智能装备"
     chain = first["reasons"][0]
     assert chain["kind"] == "chain" and "园区「高端装备产业·智能装备」环节" in chain["text"]

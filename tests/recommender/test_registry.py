@@ -172,3 +172,24 @@ def test_eval_registry_split_puts_the_hybrid_ahead_of_content_only(kb: Knowledge
     assert m["hybrid"]["city@3"] > m["content"]["city@3"]
     assert m["registry_knn"]["county@3"] > m["prior"]["county@3"]
     assert "| hybrid |" in "\n".join(markdown(split, "fixture.csv"))
+
+
+def test_pool_scores_equal_matcher_scores_with_the_registry_term(
+    matcher: Matcher, firms: pd.DataFrame, tmp_path: Path
+) -> None:
+    from recommender.pool import PoolIndex, PoolScorer
+    from recommender.train import profiles
+
+    pool = profiles(
+        pd.DataFrame({"description": list(firms["scope"].head(40)) + [CASHMERE.description]})
+    )
+    scorer = PoolScorer(matcher)
+    index = PoolIndex.load(scorer.index(pool).save(tmp_path / "pool"))
+    assert index.registry is not None
+    expected = np.vstack([matcher.score(p).final for p in pool])
+    got = scorer.scores_for_enterprises(index, np.arange(len(pool)))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    park = next(i for i, p in enumerate(matcher.parks) if p.park_id == QINGHE)
+    np.testing.assert_allclose(
+        scorer.scores_for_park(index, park).final, expected[:, park], rtol=1e-5, atol=1e-5
+    )
