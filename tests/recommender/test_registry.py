@@ -166,10 +166,18 @@ def test_eval_registry_split_puts_the_hybrid_ahead_of_content_only(kb: Knowledge
     cfg = RegistryEvalConfig(max_test=300, max_validation=200, epochs=2)
     split = evaluate_registry(kb, firms, cfg, log=lambda _: None)
     m = split["models"]
-    assert set(m) == {"prior", "registry_knn", "content", "content_lightfm", "hybrid"}
+    assert set(m) == {
+        "prior",
+        "registry_knn",
+        "content",
+        "content_lightfm",
+        "hybrid",
+        "hybrid_served",
+    }
     assert set(m["hybrid"]) == {"city@1", "city@3", "county@1", "county@3"}
     assert m["hybrid"]["county@3"] > m["content"]["county@3"] + 0.2
     assert m["hybrid"]["city@3"] > m["content"]["city@3"]
+    assert m["hybrid_served"]["county@3"] > m["content"]["county@3"] + 0.2
     assert m["registry_knn"]["county@3"] > m["prior"]["county@3"]
     assert "| hybrid |" in "\n".join(markdown(split, "fixture.csv"))
 
