@@ -381,7 +381,7 @@ def _catalogue_parks(
     return parks
 
 
-DIVISIONS = "中华人民共和国县以上行政区划代码（2023年）"
+DIVISIONS = "统计用区划代码（2023年）"
 COUNTY_PREFIX = "county_"
 # The three counties of 雄安新区 are listed under 保定 in the 2023 table; the KB names the new area
 # as a city of its own (zones.yaml), as it does the two county-level cities under direct provincial

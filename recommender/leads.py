@@ -259,7 +259,8 @@ def registry_counts(matcher: Matcher, park: int) -> tuple[dict[int, int] | None,
     """(segment index → registered firms of the park's county that fit it best, source), or
     (None, None) when the serving model has no registry."""
     reg = matcher.registry
-    if reg is None or getattr(reg, "segment_counts_", None) is None:
+    counts = getattr(reg, "segment_counts_", None)
+    if reg is None or counts is None:
         return None, None
     row = int(matcher._registry_rows[park])
     county = matcher.kb.park_by_id.get(reg.counties_[row]) if row >= 0 else None
@@ -267,7 +268,7 @@ def registry_counts(matcher: Matcher, park: int) -> tuple[dict[int, int] | None,
     source = f"{reg.source_}：{where}已登记、经营范围最契合本环节的企业"
     if row < 0:
         return {}, source
-    return {j: int(c) for j, c in enumerate(reg.segment_counts_[row]) if c}, source
+    return {j: int(c) for j, c in enumerate(counts[row]) if c}, source
 
 
 def _keeps(matcher: Matcher, v: LeadVector, segment: int | None, f: LeadFilters) -> bool:

@@ -125,8 +125,7 @@ class PoolIndex:
         """Write the index as one uncompressed `.npz` (loads without unpickling anything)."""
         path = Path(path)
         kw = self.keyword_hits
-        np.savez(
-            path,
+        arrays: dict[str, np.ndarray] = dict(
             enterprise_ids=self.enterprise_ids.astype(str),
             segment=self.segment,
             zone_fit=self.zone_fit,
@@ -142,6 +141,7 @@ class PoolIndex:
             fingerprint=np.array(self.fingerprint),
             **_sparse_arrays("registry", self.registry),
         )
+        np.savez(path, **arrays)  # type: ignore[arg-type]
         return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
     @staticmethod

@@ -111,11 +111,11 @@ class RegistryIndex(BaseEstimator):
         # Stored term-major: a query touches only the posting lists of its own bigrams.
         self.postings_ = sparse.csr_matrix(m.T, dtype=np.float32)
         codes = firms["county_code"].astype(str).str.strip().to_numpy()
-        self.counties_, self.firm_county_ = np.unique(
+        counties, firm_county = np.unique(
             np.array([COUNTY_PREFIX + c for c in codes]), return_inverse=True
         )
-        self.counties_ = [str(c) for c in self.counties_]
-        self.firm_county_ = self.firm_county_.astype(np.int32)
+        self.counties_: list[str] = [str(c) for c in counties]
+        self.firm_county_ = firm_county.astype(np.int32)
         self.firm_names_ = [str(n) if isinstance(n, str) else "" for n in firms["name"]]
         self.county_size_ = np.bincount(self.firm_county_, minlength=len(self.counties_))
         self.n_firms_ = len(texts)

@@ -129,7 +129,7 @@ def test_every_county_is_a_place_beside_the_parks(kb: KnowledgeBase) -> None:
     assert "textile" in {r.chain_id for r in qinghe.chains}
     assert by_id["county_130638"].city == "雄安新区" and by_id["county_130682"].city == "定州"
     assert by_id["county_130104"].city == "石家庄" and by_id["county_130703"].city == "张家口"
-    assert all(p.source.startswith("中华人民共和国县以上行政区划代码") for p in counties)
+    assert all(p.source.startswith("统计用区划代码（2023年）：") for p in counties)
 
 
 def test_catalogue_zones_are_all_present_once(kb: KnowledgeBase) -> None:
