@@ -79,6 +79,8 @@ def train_new_version(
     # Registered firms are real placements: each in its county place and that county's parks.
     firms = registry_placements(sessions)
     if len(firms):
+        # Hook: pass classify=IndustryClassifier.predict (recommender/industry.py, issue-11-clf)
+        # to give registry firms GB/T class features once that classifier is merged.
         reg_ents, reg_inter = placement_history(firms, kb.parks)
         ents = pd.concat([ents, reg_ents], ignore_index=True)
         inter = pd.concat([inter, reg_inter], ignore_index=True)

@@ -471,5 +471,6 @@ class Matcher:
             label, values = BUCKET_NAMES[kind]
             return f"{label}{values.get(value, '未知')}"
         if name in kb.park_by_id:
-            return f"园区「{kb.park_by_id[name].name}」"
+            p = kb.park_by_id[name]
+            return f"县域「{p.name}」" if p.kind == "county" else f"园区「{p.name}」"
         return name

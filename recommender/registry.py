@@ -12,7 +12,7 @@ placement in its county place and in that county's parks.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -215,10 +215,16 @@ def place_scores(s: RegistrySupport, place_rows: np.ndarray) -> np.ndarray:
 
 
 def placement_history(
-    firms: pd.DataFrame, parks: Sequence[Park]
+    firms: pd.DataFrame,
+    parks: Sequence[Park],
+    classify: Callable[[Sequence[str]], Sequence[str | None]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(enterprises, interactions) training frames from located registry firms: the firm's
-    经营范围 is its description, its county place and that county's parks its placements."""
+    经营范围 is its description, its county place and that county's parks its placements.
+
+    `classify` (texts → GB/T 4754 codes, e.g. `IndustryClassifier.predict` of
+    `recommender/industry.py`, branch issue-11-clf) fills `industry_code`, which becomes the
+    LightFM user feature `gbt:<division>`; without it registry firms carry no GB/T class."""
     counties = place_counties(parks)
     in_county: dict[str, list[str]] = {}
     for p, c in zip(parks, counties, strict=True):
@@ -230,10 +236,12 @@ def placement_history(
     f = f[place.isin(known)]
     place = place[place.isin(known)]
     ids = FIRM_PREFIX + f["firm_id"].astype(str)
+    descriptions = [clean_scope(t)[:4000] or str(t)[:4000] for t in f["scope"]]
     ents = pd.DataFrame(
         {
             "enterprise_id": ids.to_numpy(),
-            "description": [clean_scope(t)[:4000] or str(t)[:4000] for t in f["scope"]],
+            "industry_code": list(classify(descriptions)) if classify else None,
+            "description": descriptions,
             "name": None,  # the model learns from what firms do, never from who they are
             "products": "",
             "created_at": pd.to_datetime(f["reg_date"], errors="coerce", utc=True).to_numpy()

@@ -86,6 +86,9 @@ def test_placement_history_places_a_firm_in_its_county_and_the_county_parks(
         if c == county and p.kind != "county"
     }
     assert set(rows[rows["kind"] == "signed"]["park_id"]) == in_county
+    # the GB/T classifier hook: its codes become the firms' industry codes (gbt: features)
+    coded, _ = placement_history(firms.head(3), kb.parks, classify=lambda ts: ["C1762"] * len(ts))
+    assert coded["industry_code"].tolist() == ["C1762"] * 3
 
 
 def test_registry_knn_votes_for_the_county_of_similar_firms(
