@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test eval bench soak lint lock clean check-kb draft-kb import-registry registry-file
+.PHONY: setup run demo test eval bench soak lint lock clean check-kb draft-kb import-registry registry-file
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,14 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/python -m api.cli serve
 
+# The demo: its own database and models under var/demo, filled with the synthetic history (a test
+# fixture, never a bureau's data); every page carries a 演示数据 banner and every response X-Demo-Data.
+DEMO_ENV := DEMO=1 VAR_DIR=$(CURDIR)/var/demo DATABASE_URL=sqlite:///$(CURDIR)/var/demo/investmatch.db
+demo: $(STAMP)
+	mkdir -p var/demo
+	$(DEMO_ENV) $(BIN)/python -m api.cli setup
+	$(DEMO_ENV) $(BIN)/python -m api.cli serve
+
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -29,8 +37,9 @@ import-registry: registry-file setup
 registry-file:
 	@test -n "$(FILE)" || { echo "用法：make import-registry FILE=登记名录.csv（或 .xlsx）" >&2; exit 2; }
 
+# REGISTRY=path: only the registry split (held-out registered firms), kept beside the others.
 eval: $(STAMP)
-	$(BIN)/python -m recommender.evaluate
+	$(BIN)/python -m recommender.evaluate $(if $(REGISTRY),--registry $(REGISTRY))
 
 # Draft a knowledge base from a policy document: make draft-kb POLICY=path.txt OUT=dir
 draft-kb: $(STAMP)

@@ -44,8 +44,10 @@ DESCRIPTION = """
 class InvestMatchApp(FastAPI):
     """FastAPI with the security headers outside everything, Starlette's 500 handler included."""
 
+    security_extra: dict[str, str] | None = None  # demo mode marks every response
+
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        return SecurityHeaders(super().build_middleware_stack(), extra=self.security_extra)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -78,6 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served offline by install_docs
         redoc_url=None,
     )
+    if settings.demo:
+        # Demo mode marks every response, so that no client takes its synthetic firms for real.
+        app.security_extra = {"x-demo-data": "1"}
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimit,
@@ -120,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             model_version=state.holder.matcher.version,
             database=database,
             kb_digest=state.kb.digest,
+            learned=state.holder.matcher.learned,
+            demo=state.settings.demo,
         )
 
     return app

@@ -29,6 +29,7 @@ from store.firms import (
 )
 from store.history import count_enterprises, existing_external_ids, import_history
 from store.kb_sync import sync_kb
+from store.placements import purge_synthetic, recorded_interaction_count, registry_firm_count
 from store.registry import active_version
 
 log = logging.getLogger("investmatch")
@@ -67,8 +68,9 @@ def cmd_load_kb(settings: Settings) -> int:
     return 0
 
 
-def ensure_history(settings: Settings, kb: KnowledgeBase) -> None:
-    """Without any enterprise in the database, write the synthetic placement history (README)."""
+def write_demo_history(settings: Settings, kb: KnowledgeBase) -> None:
+    """Demo mode and test fixtures only: without any enterprise in the database, write the
+    synthetic placement history (README). `make run` never calls this."""
     factory = get_sessionmaker(settings.database_url)
     if count_enterprises(factory):
         return
@@ -100,19 +102,42 @@ def train_and_register(
     )
 
 
+def real_data(settings: Settings) -> tuple[int, int]:
+    """(registry firms, recorded interactions) the learned part can train on."""
+    factory = get_sessionmaker(settings.database_url)
+    return registry_firm_count(factory), recorded_interaction_count(factory, demo=settings.demo)
+
+
 def cmd_setup(settings: Settings) -> int:
-    """Migrate, load the KB, write the history if empty, train a model if none is registered."""
+    """Migrate and load the KB; train a model if none is registered and there is real data to
+    learn from. Only demo mode (DEMO=1) writes the synthetic history into an empty database."""
     if cmd_load_kb(settings):
         return 1
     kb = load_kb(settings.data_dir)
-    ensure_history(settings, kb)
     factory = get_sessionmaker(settings.database_url)
+    if settings.demo:
+        write_demo_history(settings, kb)
+    else:
+        removed = purge_synthetic(factory)
+        if removed:
+            log.warning(
+                "removed %d synthetic enterprises written by an earlier version, and retired the "
+                "models trained on them",
+                removed,
+            )
     with factory() as session:
         current = active_version(session)
-    if current is None:
+    if current is not None:
+        log.info("model %s is registered; not training", current.version)
+        return 0
+    firms, interactions = real_data(settings)
+    if firms or interactions:
         train_and_register(settings, kb)
     else:
-        log.info("model %s is registered; not training", current.version)
+        log.info(
+            "no registry firms and no recorded interactions: no model is trained; the matcher "
+            "answers with content and policy scores only (make import-registry FILE=… to learn)"
+        )
     return 0
 
 
@@ -240,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser = argparse.ArgumentParser(prog="python -m api.cli", description="招商匹配 InvestMatch")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("setup", help="migrate the database, load the KB, train a model if none")
+    sub.add_parser(
+        "setup", help="migrate the database, load the KB, train a model if none and real data exist"
+    )
     sub.add_parser("serve", help="serve HTTP on $HOST:$PORT")
     sub.add_parser("load-kb", help="load data/kb into the database (idempotent)")
     tr = sub.add_parser(

@@ -17,7 +17,9 @@ from store.registry import active_version, list_versions
 
 log = logging.getLogger("investmatch")
 
-CONTENT_ONLY = "content-only"
+# The version a matcher without a learned part answers as; the words say why it has none.
+CONTENT_ONLY = "content-policy-only（未导入真实数据，协同部分未启用）"
+CONTENT_ONLY_REFUSED = "content-policy-only（模型包不可用，协同部分未启用）"
 
 
 class MatcherHolder:
@@ -59,6 +61,7 @@ def load_serving_matcher(
             log.error("model %s refused: %s", version, exc)
     if not candidates:
         log.warning("no registered model; serving content and policy scores only")
-    return Matcher(
-        kb, fit_text(kb), None, version=CONTENT_ONLY, industry=industry_classifier(cache_dir)
-    )
+        version = CONTENT_ONLY
+    else:
+        version = CONTENT_ONLY_REFUSED
+    return Matcher(kb, fit_text(kb), None, version=version, industry=industry_classifier(cache_dir))

@@ -102,6 +102,8 @@ class Health(BaseModel):
     model_version: str | None = Field(description="正在使用的模型版本")
     database: str = Field(description="ok / unavailable")
     kb_digest: str = Field(description="知识库版本摘要")
+    learned: bool = Field(default=False, description="协同部分是否启用（需真实数据训练的模型）")
+    demo: bool = Field(default=False, description="演示模式：数据为合成的演示数据")
 
 
 class ErrorPublic(BaseModel):
@@ -266,6 +268,10 @@ class ScoreBreakdown(BaseModel):
     content: float = Field(description="内容契合分：业务与园区产业链、环节、特色产品的契合")
     collaborative: float = Field(description="协同过滤分：相似企业的落户记录（LightFM）")
     policy: float = Field(description="政策调整分：政策规则的加分或减分")
+    registry: float = Field(
+        default=0.0,
+        description="登记名录分：所在县已登记、经营范围相近的企业（导入企业登记名录后启用）",
+    )
 
 
 class DocumentRef(BaseModel):
@@ -358,6 +364,14 @@ class Advice(BaseModel):
 class MatchResponse(BaseModel):
     request_id: str = Field(description="请求编号")
     model_version: str = Field(description="作答的模型版本")
+    learned: bool = Field(
+        default=False,
+        description="协同部分是否启用：仅在导入真实的企业登记名录或招商记录并训练后为 true",
+    )
+    notice: str | None = Field(
+        default=None, description="协同部分未启用时的中文说明（结果仅依据内容契合和政策规则）"
+    )
+    demo: bool = Field(default=False, description="演示模式：数据为合成的演示数据，并非真实企业")
     chains: list[ChainMatch] = Field(description="最契合的产业链，从高到低")
     zones: list[ZoneMatch] = Field(description="区域排序，从高到低")
     parks: list[ParkMatch] = Field(description="推荐园区，从高到低")

@@ -54,8 +54,9 @@ class SecurityHeaders:
     """Adds the headers above to every response; `Cache-Control: no-store` unless the route set its
     own (answers and pages carry enterprise data; only /static may be cached)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, extra: dict[str, str] | None = None) -> None:
         self.app = app
+        self.headers = {**COMMON_HEADERS, **(extra or {})}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +67,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in COMMON_HEADERS.items():
+                for name, value in self.headers.items():
                     headers.setdefault(name, value)
                 html = headers.get("content-type", "").startswith("text/html")
                 if path.startswith(DOCS_PATHS):

@@ -27,7 +27,15 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(default=None, description="bureau admin bearer token")
     max_body_bytes: int = 256 * 1024
     train_epochs: int = 30
-    history_enterprises: int = 20_000
+    history_enterprises: int = Field(
+        default=20_000,
+        description="size of the synthetic history written by demo mode (DEMO=1) only",
+    )
+    demo: bool = Field(
+        default=False,
+        description="demo mode (`make demo`): an empty database gets the synthetic history, and "
+        "every page and response is marked 演示数据; never set it for a bureau's database",
+    )
     train_threads: int = 2
     leads_warm: bool = Field(
         default=True,

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.models_service import MatcherHolder
@@ -20,8 +21,11 @@ from api.settings import Settings
 from features.kb import KnowledgeBase
 from recommender.bundle import industry_classifier, new_version, save_bundle
 from recommender.hybrid import Matcher
+from recommender.metrics import Split
+from recommender.registry import FIRM_PREFIX, placement_history
 from recommender.train import TrainParams, data_hash, evaluate_on, holdout_split, train_matcher
 from store.history import read_history
+from store.placements import registry_placements
 from store.registry import register
 
 log = logging.getLogger("investmatch")
@@ -29,6 +33,9 @@ log = logging.getLogger("investmatch")
 # A new version may score this much lower (NDCG@10) than the serving one and still replace it:
 # retraining on the same data moves the figure by about this much from run to run.
 TOLERANCE = 0.005
+# Held-out enterprises scored per version: a registry of 100,000 firms holds out 10,000, and each
+# is a full match; the first ones (a stable hash order) are enough to compare two versions.
+MAX_EVAL_ENTERPRISES = 2000
 Progress = Callable[[str, float], None]
 
 
@@ -40,6 +47,15 @@ class TrainOutcome:
     switched: bool
     path: str
     matcher: Matcher = field(repr=False)
+
+
+def capped(split: Split, n: int) -> Split:
+    """The split with at most `n` held-out enterprises (and their interactions)."""
+    if len(split.test_ents) <= n:
+        return split
+    test = split.test_ents.head(n)
+    inter = split.test_inter[split.test_inter["enterprise_id"].isin(set(test["enterprise_id"]))]
+    return Split(split.name, split.train_ents, split.train_inter, test, inter)
 
 
 def _round(metrics: dict[str, float]) -> dict[str, float]:
@@ -60,9 +76,20 @@ def train_new_version(
     say = progress or (lambda stage, share: None)
     say("读取历史数据", 0.02)
     ents, inter = read_history(sessions)
-    if ents.empty:
-        raise ValueError("数据库中没有企业历史数据，无法训练")
+    # Registered firms are real placements: each in its county place and that county's parks.
+    firms = registry_placements(sessions)
+    if len(firms):
+        # Hook: pass classify=IndustryClassifier.predict (recommender/industry.py, issue-11-clf)
+        # to give registry firms GB/T class features once that classifier is merged.
+        reg_ents, reg_inter = placement_history(firms, kb.parks)
+        ents = pd.concat([ents, reg_ents], ignore_index=True)
+        inter = pd.concat([inter, reg_inter], ignore_index=True)
+    if ents.empty or inter.empty:
+        raise ValueError("数据库中没有企业登记名录或招商互动记录，无法训练（请先导入真实数据）")
     split = holdout_split(ents, inter)
+    train_ids = set(split.train_ents["enterprise_id"])
+    train_firms = firms[(FIRM_PREFIX + firms["firm_id"].astype(str)).isin(train_ids)]
+    split = capped(split, MAX_EVAL_ENTERPRISES)
     t0 = time.perf_counter()
     params = TrainParams(epochs=settings.train_epochs, num_threads=settings.train_threads)
     version = new_version()
@@ -74,6 +101,7 @@ def train_new_version(
         version=version,
         industry=industry_classifier(settings.reference_cache),
         progress=lambda share: say("训练模型", 0.05 + 0.75 * share),
+        registry_firms=train_firms,
     )
     say("评估新版本", 0.82)
     metrics = _round(evaluate_on(matcher, split))

@@ -226,7 +226,7 @@ def request_bodies(ents: pd.DataFrame, n: int) -> list[dict[str, Any]]:
 # -- the service -----------------------------------------------------------------------------------
 def prepare_var(var: Path, history: int, epochs: int) -> tuple[Any, dict[str, float]]:
     """A SQLite database with the KB, a synthetic history and a trained, registered model."""
-    from api.cli import ensure_history, train_and_register
+    from api.cli import train_and_register, write_demo_history
     from api.settings import Settings
     from features.kb import load_kb
     from store.db import get_sessionmaker, migrate
@@ -246,7 +246,7 @@ def prepare_var(var: Path, history: int, epochs: int) -> tuple[Any, dict[str, fl
     kb = load_kb(settings.data_dir)
     migrate(settings.database_url)
     sync_kb(get_sessionmaker(settings.database_url), kb)
-    ensure_history(settings, kb)
+    write_demo_history(settings, kb)
     times["history_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     train_and_register(settings, kb)

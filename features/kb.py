@@ -329,6 +329,7 @@ class Synonyms(_Record):
 
 CLUSTER_PREFIX = "cc_"
 
+
 class Document(_Record):
     """A policy document the KB quotes (documents.yaml); `status` 现行 means in force."""
 
@@ -545,15 +546,50 @@ def _catalogue_parks(
     return parks
 
 
-# Counties the policy and the KB treat as a city of their own: the county-level cities 定州 and
-# 辛集, and the three counties of 雄安新区.
-OWN_CITY_COUNTIES = {
-    "定州市": "定州",
-    "辛集市": "辛集",
-    "雄县": "雄安新区",
-    "容城县": "雄安新区",
-    "安新县": "雄安新区",
-}
+DIVISIONS = "统计用区划代码（2023年）"
+COUNTY_PREFIX = "county_"
+# The three counties of 雄安新区 are listed under 保定 in the 2023 table; the KB names the new area
+# as a city of its own (zones.yaml), as it does the two county-level cities under direct provincial
+# administration, 辛集 and 定州.
+XIONGAN_COUNTIES = ("容城县", "雄县", "安新县")
+
+
+def county_city(name: str, city_name: str, cities: Iterable[str]) -> str:
+    """The KB city of a county-level division of the 2023 table."""
+    if name in XIONGAN_COUNTIES:
+        return "雄安新区"
+    own = name.removesuffix("市")
+    return own if own in set(cities) else city_name.removesuffix("市")
+
+
+def county_places(
+    rows: Iterable[dict[str, str]], zone_of_city: dict[str, str], parks: Iterable[Park]
+) -> list[Park]:
+    """Every county-level division of the 2023 table as a place beside the parks (`county_<code>`,
+    kind county): a registered firm's natural answer is often its county's cluster. A county
+    serves the chains of the KB's parks that lie in it."""
+    chains: dict[tuple[str, str], list[ChainRef]] = {}
+    for p in parks:
+        if p.county:
+            chains.setdefault((p.city, p.county), []).extend(p.chains)
+    out = []
+    for row in rows:
+        if row["level"] != "县级":
+            continue
+        city = county_city(row["name"], row["city_name"], zone_of_city)
+        out.append(
+            Park(
+                park_id=f"{COUNTY_PREFIX}{row['code']}",
+                name=row["name"],
+                kind="county",
+                city=city,
+                county=row["name"],
+                zone_id=zone_of_city[city],
+                chains=tuple(dict.fromkeys(chains.get((city, row["name"]), []))),
+                source=f"{DIVISIONS}：{row['code']} {row['city_name']}{row['name']}",
+            )
+        )
+    return out
 
 
 def _county_clusters(
@@ -579,7 +615,7 @@ def _county_clusters(
         file = "county_clusters.yaml"
         if county_by_code.get(c.county_code) != c.county:
             raise KBError(file, label, "county_code", f"区划代码 {c.county_code} 不是 '{c.county}'")
-        city = OWN_CITY_COUNTIES.get(c.county, counties[c.county])
+        city = county_city(c.county, counties[c.county], zone_of_city)
         if city != c.city:
             raise KBError(file, label, "city", f"'{c.county}' 属于 '{city}'，不是 '{c.city}'")
         for i, ch in enumerate(c.chain_ids):
@@ -801,11 +837,10 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
             raise KBError(
                 "gbt_chain_map.yaml", f"(code={m.code})", "code", "GB/T 4754-2017 中没有此代码"
             )
-    division_rows = [
-        r for r in _read_csv(ref_dir / "hebei_city_county.csv") if r["level"] == "县级"
-    ]
-    counties = {row["name"]: row["city_name"].removesuffix("市") for row in division_rows}
-    county_by_code = {row["code"]: row["name"] for row in division_rows}
+    division_rows = _read_csv(ref_dir / "hebei_city_county.csv")
+    county_rows = [r for r in division_rows if r["level"] == "县级"]
+    counties = {row["name"]: row["city_name"].removesuffix("市") for row in county_rows}
+    county_by_code = {row["code"]: row["name"] for row in county_rows}
 
     # A named base that is the same place as a catalogue zone absorbs it: one record, both sources.
     parks: list[Park] = []
@@ -832,6 +867,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
         kb_dir, chain_ids, zone_of_city, counties, county_by_code
     )
     parks.extend(clusters)
+    parks.extend(county_places(division_rows, zone_of_city, parks))
     parks = _attach_classes(kb_dir, parks, industries)
     synonyms: list[Synonyms] = (
         _parse_list(kb_dir / "synonyms.yaml", Synonyms, "terms")

@@ -108,6 +108,7 @@ def save_bundle(
             "collab": matcher.collab,
             "weights": asdict(matcher.weights),
             "industry": matcher.industry,
+            "registry": matcher.registry,  # the registry kNN index (None without a registry)
         },
         protocol=pickle.HIGHEST_PROTOCOL,
     )
@@ -170,4 +171,5 @@ def load_bundle(path: Path | str, kb: KnowledgeBase) -> Matcher:
         HybridWeights(**parts["weights"]),
         version=meta["version"],
         industry=parts.get("industry"),
+        registry=parts.get("registry"),  # bundles from before the registry have none
     )

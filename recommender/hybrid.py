@@ -17,8 +17,14 @@ from features.kb import PARK_KINDS, KnowledgeBase, Park
 from features.text import SegmentTextFeaturizer
 from recommender.collab import CollaborativeModel, Features
 from recommender.content import ContentScorer, ContentSignals, ContentWeights
+from recommender.registry import RegistryIndex, RegistrySupport, place_scores
 from recommender.rules import PolicyEngine, PolicyOutcome, enterprise_chains
 
+# What an answer without a learned part says about itself (model_version tells why it has none).
+LEARNED_OFF_NOTICE = (
+    "协同部分（相似企业的落户记录）未启用：尚未导入真实的企业登记名录或招商记录。"
+    "本结果仅依据业务与产业链的内容契合和政策规则。"
+)
 UNCLEAR_FIT = 0.15  # below this best segment fit the description names nothing of the policy
 SIMILAR_SHOWN = 0.6  # the learned part is explained when its normalised score is at least this
 INDUSTRY_SHOWN = 0.25  # a place's class fit is explained when at least this
@@ -54,6 +60,9 @@ class HybridWeights:
     def content_parts(self) -> ContentWeights:
         return ContentWeights(classes=self.classes, keyword=self.keyword, zone=self.zone)
 
+    # The registry kNN's county support (0–1); 0 for models trained without a registry.
+    registry: float = 0.0
+
 
 @dataclass
 class Scored:
@@ -67,6 +76,8 @@ class Scored:
     final: np.ndarray
     user_features: Features = field(default_factory=list)
     user_row: Any = None  # the LightFM feature row of `user_features`, built once per request
+    registry: np.ndarray | None = None  # (n_parks,) weighted registry term; None without a registry
+    registry_support: RegistrySupport | None = None
 
 
 def user_features(
@@ -130,10 +141,12 @@ class Matcher:
         weights: HybridWeights | None = None,
         version: str = "untrained",
         industry: Any = None,
+        registry: RegistryIndex | None = None,
     ) -> None:
         self.kb = kb
         self.text = text
         self.collab = collab
+        self.registry = registry
         self.weights = weights or HybridWeights()
         if collab is None:  # nothing learned: the content part is the whole of the fit
             self.weights = replace(self.weights, content=1.0, collaborative=0.0)
@@ -148,7 +161,9 @@ class Matcher:
 
     def _represent_parks(self) -> None:
         """Precompute each park's LightFM representation (parks unseen in training, e.g. a new
-        catalogue, are represented through their features)."""
+        catalogue, are represented through their features), and each park's registry county."""
+        if self.registry is not None:
+            self._registry_rows = self.registry.place_index(self.parks)
         if self.collab is None:
             return
         self._item_rows = self.collab.item_rows(
@@ -192,23 +207,44 @@ class Matcher:
         collaborative = w.collaborative * collab
         policy = w.policy * outcome.adjustment if use_policy else np.zeros(n)
         final = content + collaborative + policy
+        registry = support = None
+        if use_collab and self.registry is not None:
+            support = self.registry.support(e.text)
+            registry = w.registry * place_scores(support, self._registry_rows)
+            final = final + registry
         if use_policy and outcome.excluded:
             final = final.copy()
             final[list(outcome.excluded)] = -np.inf
-        return Scored(signals, outcome, content, collaborative, raw, final, feats, user_row)
+        return Scored(
+            signals, outcome, content, collaborative, raw, final, feats, user_row, registry, support
+        )
+
+    @property
+    def learned(self) -> bool:
+        """Whether a part learned from real placements (LightFM or the registry) is on."""
+        return self.collab is not None or self.registry is not None
 
     # -- the response --------------------------------------------------------------------------
     def match(
-        self, e: EnterpriseProfile, top_k: int = 10, request_id: str | None = None
+        self,
+        e: EnterpriseProfile,
+        top_k: int = 10,
+        request_id: str | None = None,
+        *,
+        reveal_names: bool = False,
     ) -> dict[str, Any]:
+        """The `/v1/match` body. `reveal_names`: registry reasons name example firms (bureau
+        pages only: the registry is the bureau's; the public self-check gets counts only)."""
         s = self.score(e)
         # In numpy rather than a Python loop over every park: catalogues run to 30,000 parks.
         ranked = np.argsort(-s.final, kind="stable")
         order = ranked[np.isfinite(s.final[ranked])][:top_k]
-        parks = [self._park_entry(e, s, int(i)) for i in order]
+        parks = [self._park_entry(e, s, int(i), reveal_names) for i in order]
         return {
             "request_id": request_id or uuid.uuid4().hex,
             "model_version": self.version,
+            "learned": self.learned,
+            "notice": None if self.learned else LEARNED_OFF_NOTICE,
             "chains": self._chains(s),
             "zones": self._zones(s),
             "parks": parks,
@@ -297,7 +333,9 @@ class Matcher:
             )
         return out
 
-    def _park_entry(self, e: EnterpriseProfile, s: Scored, i: int) -> dict[str, Any]:
+    def _park_entry(
+        self, e: EnterpriseProfile, s: Scored, i: int, reveal_names: bool = False
+    ) -> dict[str, Any]:
         p = self.parks[i]
         return {
             "park_id": p.park_id,
@@ -311,8 +349,10 @@ class Matcher:
                 "content": round(float(s.content[i]), 4),
                 "collaborative": round(float(s.collaborative[i]), 4),
                 "policy": round(float(s.policy.adjustment[i] * self.weights.policy), 4),
+                "registry": round(float(s.registry[i]), 4) if s.registry is not None else 0.0,
             },
-            "reasons": self.cite_documents(self.reasons(e, s, i), p),
+            "reasons": self.cite_documents(self.reasons(e, s, i), p)
+            + self.registry_reasons(s, i, reveal_names),
         }
 
     def cite_documents(self, reasons: list[dict[str, Any]], p: Park) -> list[dict[str, Any]]:
@@ -386,6 +426,14 @@ class Matcher:
                     "kind": "cluster",
                     "text": f"{p.county}为{lists}所列的县域特色产业集群（{p.name}），"
                     f"主要产品：{'、'.join(p.keywords[:6])}。",
+                    "source": p.source,
+                }
+            )
+        elif p.kind == "county":
+            out.append(
+                {
+                    "kind": "cluster",
+                    "text": f"「{p.name}」是{p.city}的县级行政区，可在县域内选址。",
                     "source": p.source,
                 }
             )
@@ -469,6 +517,27 @@ class Matcher:
             "source": self.parks[i].source,
         }
 
+    def registry_reasons(self, s: Scored, i: int, reveal_names: bool) -> list[dict[str, Any]]:
+        """「本县已登记经营范围相近的企业 N 家（如：…）」 for the place's county, from the registry."""
+        if self.registry is None or s.registry_support is None:
+            return []
+        row = int(self._registry_rows[i])
+        n = int(s.registry_support.count[row]) if row >= 0 else 0
+        if n <= 0:
+            return []
+        p = self.parks[i]
+        county = self.kb.park_by_id.get(self.registry.counties_[row])
+        where = "本县" if p.kind == "county" else f"园区所在的{county.name if county else '县'}"
+        names = s.registry_support.examples.get(row, []) if reveal_names else []
+        example = f"（如：{'、'.join(names)}）" if names else ""
+        return [
+            {
+                "kind": "similar",
+                "text": f"{where}已登记经营范围相近的企业 {n} 家{example}。",
+                "source": self.registry.source_,
+            }
+        ]
+
     def describe_feature(self, name: str) -> str:
         """A LightFM feature name in words a bureau officer reads."""
         kind, _, value = name.partition(":")
@@ -492,5 +561,6 @@ class Matcher:
             label, values = BUCKET_NAMES[kind]
             return f"{label}{values.get(value, '未知')}"
         if name in kb.park_by_id:
-            return f"园区「{kb.park_by_id[name].name}」"
+            p = kb.park_by_id[name]
+            return f"县域「{p.name}」" if p.kind == "county" else f"园区「{p.name}」"
         return name

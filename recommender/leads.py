@@ -11,7 +11,7 @@ import threading
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,8 +40,12 @@ SEGMENT_MIN_FIT = 0.05
 CANDIDATE_MIN_FIT = 0.3
 CANDIDATE_FIT_WEIGHT = 0.5
 CANDIDATES = 5
+# Where each count of a chain-gap answer comes from (registry counts name their import).
+RECORDED_SOURCE = "招商部门记录的签约/落地（互动记录）"
 DESCRIPTION_CHARS = 120
-DEFAULT_CACHE_SIZE = 25_000  # about 5 KB an enterprise with 247 parks: ~125 MB when full
+# About 9 KB an enterprise with the 437 places (parks and counties), 11 KB with a registry term:
+# ~225–285 MB when full.
+DEFAULT_CACHE_SIZE = 25_000
 
 
 def scale_of(employees: int | None) -> str | None:
@@ -73,6 +77,7 @@ class LeadVector:
     content: np.ndarray  # float32, weighted as in the score
     collaborative: np.ndarray  # float32, weighted
     policy: np.ndarray  # float32, weighted adjustment
+    registry: np.ndarray | None  # float32, weighted registry term; None without a registry
     best_segment: np.ndarray  # int16, the segment that gave each park its content fit
     segment_scores: np.ndarray  # float32
     terms: dict[int, tuple[str, ...]]  # segment index → policy terms found (segments with any)
@@ -93,6 +98,7 @@ def summarise(matcher: Matcher, enterprise_id: str, e: EnterpriseProfile, s: Sco
         content=s.content.astype(np.float32),
         collaborative=s.collaborative.astype(np.float32),
         policy=(s.policy.adjustment * matcher.weights.policy).astype(np.float32),
+        registry=s.registry.astype(np.float32) if s.registry is not None else None,
         best_segment=sig.park_best_segment.astype(np.int16),
         segment_scores=sig.segment_scores.astype(np.float32),
         terms={j: tuple(t) for j, t in enumerate(sig.text.terms) if t},
@@ -187,6 +193,7 @@ class Lead:
     content: float
     collaborative: float
     policy: float
+    registry: float
     segment: int | None  # index into matcher.segment_ids; None when it names none of the park's
     fills_gap: bool
 
@@ -200,6 +207,17 @@ class ParkSegments:
     unassigned: int  # placed enterprises whose text names none of the park's segments
     status: dict[int, str]  # segment index → empty | thin | ok
     median: float
+    # segment index → registered firms of the park's county whose 经营范围 fits it best (none
+    # before a registry is imported), and where those counts come from
+    registry: dict[int, int] = field(default_factory=dict)
+    registry_source: str | None = None
+
+    def counts(self, j: int) -> list[dict[str, Any]]:
+        """Each count of segment `j` with its source: recorded placements, then the registry."""
+        out: list[dict[str, Any]] = [{"count": self.placed.get(j, 0), "source": RECORDED_SOURCE}]
+        if self.registry_source is not None:
+            out.append({"count": self.registry.get(j, 0), "source": self.registry_source})
+        return out
 
     def gap(self, j: int | None) -> bool:
         return j is not None and self.status.get(j) in ("empty", "thin")
@@ -226,8 +244,17 @@ def segment_status(placed: int, median: float) -> str:
     return "ok"
 
 
-def park_segments(matcher: Matcher, park: int, placed: Sequence[LeadVector]) -> ParkSegments:
+def park_segments(
+    matcher: Matcher,
+    park: int,
+    placed: Sequence[LeadVector],
+    registry: Mapping[int, int] | None = None,
+    registry_source: str | None = None,
+) -> ParkSegments:
+    """Placed counts per served segment; with `registry` (segment → registered firms of the
+    park's county), a segment's status counts both."""
     served = served_segments(matcher, park)
+    reg = {j: int((registry or {}).get(j, 0)) for j in served}
     counts: Counter[int] = Counter()
     unassigned = 0
     for v in placed:
@@ -236,14 +263,33 @@ def park_segments(matcher: Matcher, park: int, placed: Sequence[LeadVector]) -> 
             unassigned += 1
         else:
             counts[j] += 1
-    median = float(np.median([counts[j] for j in served])) if served else 0.0
+    total = {j: counts[j] + reg[j] for j in served}
+    median = float(np.median([total[j] for j in served])) if served else 0.0
     return ParkSegments(
         served=served,
         placed={j: counts[j] for j in served},
         unassigned=unassigned,
-        status={j: segment_status(counts[j], median) for j in served},
+        status={j: segment_status(total[j], median) for j in served},
         median=median,
+        registry=reg if registry_source is not None else {},
+        registry_source=registry_source,
     )
+
+
+def registry_counts(matcher: Matcher, park: int) -> tuple[dict[int, int] | None, str | None]:
+    """(segment index → registered firms of the park's county that fit it best, source), or
+    (None, None) when the serving model has no registry."""
+    reg = matcher.registry
+    counts = getattr(reg, "segment_counts_", None)
+    if reg is None or counts is None:
+        return None, None
+    row = int(matcher._registry_rows[park])
+    county = matcher.kb.park_by_id.get(reg.counties_[row]) if row >= 0 else None
+    where = county.name if county else "所在县"
+    source = f"{reg.source_}：{where}已登记、经营范围最契合本环节的企业"
+    if row < 0:
+        return {}, source
+    return {j: int(c) for j, c in enumerate(counts[row]) if c}, source
 
 
 def _keeps(matcher: Matcher, v: LeadVector, segment: int | None, f: LeadFilters) -> bool:
@@ -287,6 +333,7 @@ def rank_leads(
                 content=float(v.content[park]),
                 collaborative=float(v.collaborative[park]),
                 policy=float(v.policy[park]),
+                registry=float(v.registry[park]) if v.registry is not None else 0.0,
                 segment=j,
                 fills_gap=segments.gap(j),
             )
@@ -385,6 +432,7 @@ def lead_entry(matcher: Matcher, park: int, lead: Lead, segments: ParkSegments) 
             "content": round(lead.content, 4),
             "collaborative": round(lead.collaborative, 4),
             "policy": round(lead.policy, 4),
+            "registry": round(lead.registry, 4),
         },
         "segment": segment,
         "fills_gap": lead.fills_gap,
@@ -442,6 +490,7 @@ def chain_gaps(
                     "segment_id": seg.segment_id,
                     "name": seg.name,
                     "placed": segments.placed[j],
+                    "counts": segments.counts(j),
                     "status": segments.status[j],
                     "candidates": candidates,
                     "source": seg.source,

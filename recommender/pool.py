@@ -89,6 +89,8 @@ class PoolIndex:
     conditions: np.ndarray
     fingerprint: str
     classes: sparse.csr_matrix | None = None
+    # (n, n_counties) registry county support share (`RegistryIndex.shares`); None without one
+    registry: sparse.csr_matrix | None = None
 
     def __len__(self) -> int:
         return len(self.enterprise_ids)
@@ -120,6 +122,9 @@ class PoolIndex:
             conditions=np.concatenate([p.conditions for p in parts]),
             fingerprint=first.fingerprint,
             classes=sparse.vstack([p.class_matrix for p in parts]).tocsr(),
+            registry=None
+            if first.registry is None
+            else sparse.vstack([p.registry for p in parts]).tocsr(),
         )
 
     @property
@@ -132,8 +137,7 @@ class PoolIndex:
         """Write the index as one uncompressed `.npz` (loads without unpickling anything)."""
         path = Path(path)
         kw = self.keyword_hits
-        np.savez(
-            path,
+        arrays: dict[str, np.ndarray] = dict(
             enterprise_ids=self.enterprise_ids.astype(str),
             segment=self.segment,
             zone_fit=self.zone_fit,
@@ -151,7 +155,9 @@ class PoolIndex:
             cls_indices=self.class_matrix.indices,
             cls_indptr=self.class_matrix.indptr,
             cls_shape=np.array(self.class_matrix.shape),
+            **_sparse_arrays("registry", self.registry),
         )
+        np.savez(path, **arrays)  # type: ignore[arg-type]
         return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
     @staticmethod
@@ -174,7 +180,25 @@ class PoolIndex:
                     (z["cls_data"], z["cls_indices"], z["cls_indptr"]),
                     shape=tuple(int(x) for x in z["cls_shape"]),
                 ),
+                registry=sparse.csr_matrix(
+                    (z["registry_data"], z["registry_indices"], z["registry_indptr"]),
+                    shape=tuple(int(x) for x in z["registry_shape"]),
+                )
+                if "registry_data" in z
+                else None,
             )
+
+
+def _sparse_arrays(name: str, m: sparse.csr_matrix | None) -> dict[str, np.ndarray]:
+    """A CSR matrix as plain `.npz` arrays (none for None)."""
+    if m is None:
+        return {}
+    return {
+        f"{name}_data": m.data,
+        f"{name}_indices": m.indices,
+        f"{name}_indptr": m.indptr,
+        f"{name}_shape": np.array(m.shape),
+    }
 
 
 def segment_scores(
@@ -306,6 +330,14 @@ class PoolScorer:
         )
         self.rule_adjust = masks * weight[:, None]  # (n_rules, n_parks)
         self.rule_exclude = masks & np.array([r.effect == "exclude" for r in self.rules])[:, None]
+        self.registry = matcher.registry
+        if self.registry is not None:
+            # (n_counties, n_parks): which places each registry county's support reaches
+            rows = matcher._registry_rows
+            on = np.flatnonzero(rows >= 0)
+            self.county_places = sparse.csr_matrix(
+                (np.ones(len(on)), (rows[on], on)), shape=(len(self.registry.counties_), n_parks)
+            )
         self.collab = matcher.collab
         if self.collab is not None:
             self.item_repr = matcher._item_repr.astype(np.float64)
@@ -371,6 +403,7 @@ class PoolScorer:
             if n
             else np.zeros((0, len(self.zone_focus)))
         )
+        registry = self.registry.shares(texts) if self.registry is not None else None
         top = chain.max(axis=1, initial=0.0) if self.n_chains else np.zeros(n)
         member = (chain >= CHAIN_MIN_FIT) & (chain >= CHAIN_RELATIVE_FIT * top[:, None])
         latent, mean, std = self._latent(seg, chain, profs)
@@ -385,6 +418,7 @@ class PoolScorer:
             conditions=self._conditions(profs, norm, member),
             fingerprint=self.fingerprint,
             classes=classes,
+            registry=registry,
         )
 
     def _classes(self, profs: Sequence[EnterpriseProfile]) -> sparse.csr_matrix:
@@ -563,6 +597,11 @@ class PoolScorer:
             index.conditions[:, on].astype(np.float64) @ adjust[on] if len(on) else np.zeros(n)
         )
         final = content + collaborative + policy
+        if self.registry is not None and index.registry is not None:
+            final = (
+                final
+                + w.registry * (index.registry @ self.county_places[:, park]).toarray().ravel()
+            )
         excl = np.flatnonzero(self.rule_exclude[:, park])
         if len(excl):
             final[index.conditions[:, excl].any(axis=1)] = -np.inf
@@ -603,6 +642,8 @@ class PoolScorer:
             cond = index.conditions[r].astype(np.float64)
             policy = w.policy * (cond @ self.rule_adjust)
             final = content + collab + policy
+            if self.registry is not None and index.registry is not None:
+                final = final + w.registry * (index.registry[r] @ self.county_places).toarray()
             final[(cond @ self.rule_exclude) > 0] = -np.inf
             for k, arr in enumerate((final, content, collab, policy)):
                 out[k][a : a + len(r)] = arr

@@ -228,7 +228,8 @@ def generate_history(
     """Return (enterprises, interactions) DataFrames; the same params give the same frames."""
     params = params or GeneratorParams()
     rng = np.random.default_rng(params.seed)
-    parks = kb.parks
+    # The invented placements are in parks only; county places learn from real registrations.
+    parks = tuple(p for p in kb.parks if p.kind != "county")
     n_parks = len(parks)
     park_ids = [p.park_id for p in parks]
     coords = park_coordinates(kb, parks)

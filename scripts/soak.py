@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 
 from api.auth import create_token
-from api.cli import ensure_history, train_and_register
+from api.cli import train_and_register, write_demo_history
 from api.settings import Settings
 from features.kb import load_kb
 from store.db import get_sessionmaker, migrate
@@ -91,7 +91,7 @@ def prepare(var: Path, enterprises: int) -> tuple[Settings, str]:
     kb = load_kb(settings.data_dir)
     migrate(settings.database_url)
     sync_kb(get_sessionmaker(settings.database_url), kb)
-    ensure_history(settings, kb)
+    write_demo_history(settings, kb)
     train_and_register(settings, kb)
     token = create_token(get_sessionmaker(settings.database_url), "压力测试", "bureau")
     return settings, token

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from api.app import create_app
 from api.auth import create_token
-from api.cli import ensure_history, train_and_register
+from api.cli import train_and_register, write_demo_history
 from api.settings import Settings
 from features.kb import KnowledgeBase, load_kb
 from store.db import get_sessionmaker, migrate
@@ -90,7 +90,7 @@ def trained_settings(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase
     )
     migrate(settings.database_url)
     sync_kb(get_sessionmaker(settings.database_url), kb)
-    ensure_history(settings, kb)
+    write_demo_history(settings, kb)
     train_and_register(settings, kb)
     return settings
 

@@ -46,6 +46,7 @@ from recommender.leads import (
     lead_entry,
     park_segments,
     rank_leads,
+    registry_counts,
     served_segments,
 )
 from store.orm import Enterprise, Interaction
@@ -122,10 +123,19 @@ class GapCandidate(BaseModel):
     segment_fit: float = Field(description="该企业与本环节的契合度 0–1")
 
 
+class SourcedCount(BaseModel):
+    count: int = Field(description="企业数")
+    source: str = Field(description="数字的来源：招商部门的互动记录，或导入的企业登记名录")
+
+
 class GapSegment(BaseModel):
     segment_id: str
     name: str
     placed: int = Field(description="已在本园区签约或落地、且最契合本环节的企业数")
+    counts: list[SourcedCount] = Field(
+        description="本环节的各项企业数及其来源：招商部门记录的签约/落地；导入企业登记名录后，"
+        "另有园区所在县已登记、经营范围最契合本环节的企业数"
+    )
     status: str = Field(description="empty 空缺 / thin 薄弱 / ok 已成规模")
     candidates: list[GapCandidate] = Field(description="可补链的候选企业（前 5 名）")
     source: str = Field(description="该环节的政策原文")
@@ -248,7 +258,7 @@ def park_view(state: AppState, session: Session, cache: LeadCache, park_id: str)
     vectors = cache.vectors(matcher, items)
     pool = [v for v in vectors if v.enterprise_id not in placed]
     settled = [v for v in vectors if v.enterprise_id in placed]
-    segments = park_segments(matcher, index, settled)
+    segments = park_segments(matcher, index, settled, *registry_counts(matcher, index))
     elapsed = (time.perf_counter() - t0) * 1000
     return ParkView(matcher, park, index, pool, settled, segments, elapsed)
 

@@ -21,6 +21,11 @@ log = logging.getLogger("investmatch")
 router = APIRouter(prefix="/v1", tags=["匹配"])
 
 
+# Channels only a bureau token reaches: their registry reasons may name the bureau's own registered
+# firms; the public self-check (api, web) gets counts only.
+BUREAU_CHANNELS = frozenset({"bureau_report", "export"})
+
+
 class InvalidField(AppError):
     status_code = 422
     code = "invalid_input"
@@ -83,7 +88,13 @@ def run_match(
     profile = to_profile(req, state)
     t0 = time.perf_counter()
     matcher = state.holder.matcher
-    result = matcher.match(profile, top_k=req.top_k, request_id=uuid.uuid4().hex)
+    result = matcher.match(
+        profile,
+        top_k=req.top_k,
+        request_id=uuid.uuid4().hex,
+        reveal_names=channel in BUREAU_CHANNELS,
+    )
+    result["demo"] = state.settings.demo
     if advice:
         result["advice"] = advise(matcher, profile, top_k=req.top_k)
     elapsed = (time.perf_counter() - t0) * 1000

@@ -27,7 +27,8 @@ from api.errors import FIELD_NAMES, AppError, describe_validation_error
 from api.routes.match import run_match, to_profile
 from api.schemas import ORIGIN_VALUES, MatchRequest
 from api.security import CsrfTokens, csrf_cookie, csrf_ok, csrf_tokens, set_csrf_cookie
-from features.kb import CATALOGUE, CHAIN_GROUPS, PARK_KINDS, KnowledgeBase, Park
+from features.kb import CATALOGUE, CHAIN_GROUPS, DIVISIONS, PARK_KINDS, KnowledgeBase, Park
+from recommender.hybrid import LEARNED_OFF_NOTICE
 from store.enterprises import create_enterprise
 
 API_DIR = Path(__file__).resolve().parents[1]
@@ -85,8 +86,15 @@ def static_files() -> StaticFiles:
 
 
 def quote_label(source: str) -> str:
-    """Whose words a quotation is: the 2018 catalogue or the provincial policy."""
-    return "开发区目录" if source.startswith(CATALOGUE) else "政策原文"
+    """Whose words a quotation is: the 2018 catalogue, the divisions table, the bureau's registry
+    or the provincial policy."""
+    if source.startswith(CATALOGUE):
+        return "开发区目录"
+    if source.startswith(DIVISIONS):
+        return "行政区划"
+    if source.startswith("企业登记名录"):
+        return "登记名录"
+    return "政策原文"
 
 
 def render(
@@ -100,8 +108,19 @@ def render(
     nonce = request.cookies.get(csrf_cookie(request))
     fresh = None if CsrfTokens.valid_nonce(nonce) else CsrfTokens.new_nonce()
     token = csrf_tokens(request).sign(fresh or nonce or "")
+    state = getattr(request.app.state, "app", None)
+    marks = {
+        # Every page says when its data is the demo's, and when the learned part is off.
+        "demo": bool(state and state.settings.demo),
+        "learned": bool(state and state.holder.matcher.learned),
+        "learned_off_notice": LEARNED_OFF_NOTICE,
+    }
     response = templates().TemplateResponse(
-        request, name, {**context, "csrf_token": token}, status_code=status_code, headers=headers
+        request,
+        name,
+        {**marks, **context, "csrf_token": token},
+        status_code=status_code,
+        headers=headers,
     )
     if fresh:
         set_csrf_cookie(request, response, fresh)
@@ -243,9 +262,7 @@ def selfcheck_submit(
     if errors:
         return form_page(request, values, errors, 422)
     try:
-        result = run_match(
-            req, state, channel="web", consent=bool(form.consent), advice=True
-        )
+        result = run_match(req, state, channel="web", consent=bool(form.consent), advice=True)
     except AppError as exc:
         if exc.status_code != 422:
             return render(

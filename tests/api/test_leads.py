@@ -102,7 +102,7 @@ def test_leads_answer_in_shape_sorted_and_fast_when_warm(bureau: httpx.Client) -
         "reasons",
     }
     assert len(first["description"]) <= 120
-    assert set(first["score_breakdown"]) == {"content", "collaborative", "policy"}
+    assert set(first["score_breakdown"]) == {"content", "collaborative", "policy", "registry"}
     assert first["segment"]["name"] == "智能装备"
     chain = first["reasons"][0]
     assert chain["kind"] == "chain" and "园区「高端装备产业·智能装备」环节" in chain["text"]
@@ -221,6 +221,10 @@ def test_chain_gaps_list_served_segments_with_statuses(
             "empty" if s["placed"] == 0 else "thin" if s["placed"] < max(3, 0.25 * median) else "ok"
         )
         assert s["status"] == expected
+        # every count says where it comes from; this database has no registry import
+        assert s["counts"] == [
+            {"count": s["placed"], "source": "招商部门记录的签约/落地（互动记录）"}
+        ]
         assert len(s["candidates"]) <= 5
         for c in s["candidates"]:
             assert set(c) >= {"enterprise_id", "name", "score", "segment_fit"}

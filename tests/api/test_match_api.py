@@ -50,7 +50,10 @@ def test_match_answers_per_contract(http: httpx.Client, trained_settings: Settin
     scores = [p["score"] for p in body["parks"]]
     assert scores == sorted(scores, reverse=True)
     for p in body["parks"]:
-        assert set(p["score_breakdown"]) == {"content", "collaborative", "policy"}
+        # the registry term is 0 here: this model was trained without a registry
+        assert p["score_breakdown"] == {**p["score_breakdown"], "registry": 0.0}
+        assert set(p["score_breakdown"]) == {"content", "collaborative", "policy", "registry"}
+        assert abs(sum(p["score_breakdown"].values()) - p["score"]) < 1e-3
         assert p["reasons"] and all(
             r["kind"] in {"chain", "cluster", "zone", "policy", "similar"} for r in p["reasons"]
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 from pathlib import Path
@@ -103,8 +104,32 @@ def test_every_cluster_of_the_duojiqun_paragraph_is_present(kb: KnowledgeBase) -
 def test_every_park_city_lies_in_its_zone(kb: KnowledgeBase) -> None:
     for p in kb.parks:
         assert p.city in kb.zone_by_id[p.zone_id].cities, p.park_id
-        if p.county and p.city not in ("定州", "辛集", "雄安新区"):
+        # (county places are checked against the divisions table by code, below: names repeat)
+        if p.county and p.kind != "county" and p.city not in ("定州", "辛集", "雄安新区"):
             assert kb.counties.get(p.county) == p.city, (p.park_id, p.county)
+
+
+def test_every_county_is_a_place_beside_the_parks(kb: KnowledgeBase) -> None:
+    rows = list(
+        csv.DictReader((DATA_DIR / "reference" / "hebei_city_county.csv").open(encoding="utf-8"))
+    )
+    counties = [p for p in kb.parks if p.kind == "county"]
+    assert [p.park_id for p in counties] == [
+        f"county_{r['code']}" for r in rows if r["level"] == "县级"
+    ]
+    by_id = {p.park_id: p for p in counties}
+    qinghe = by_id["county_130534"]
+    assert (qinghe.name, qinghe.city, qinghe.county, qinghe.zone_id) == (
+        "清河县",
+        "邢台",
+        "清河县",
+        "xinghenghan",
+    )
+    # a county serves the chains of the KB's parks in it (清河羊绒 → 纺织)
+    assert "textile" in {r.chain_id for r in qinghe.chains}
+    assert by_id["county_130638"].city == "雄安新区" and by_id["county_130682"].city == "定州"
+    assert by_id["county_130104"].city == "石家庄" and by_id["county_130703"].city == "张家口"
+    assert all(p.source.startswith("统计用区划代码（2023年）：") for p in counties)
 
 
 def test_catalogue_zones_are_all_present_once(kb: KnowledgeBase) -> None:
