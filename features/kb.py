@@ -51,7 +51,7 @@ PARK_KINDS = {
     "county_cluster": "县域特色产业集群（公开名单）",
     "county": "县域",
 }
-POLICY_KINDS = frozenset({"base", "cluster", "service_park", "demonstration"})
+NAMED_PARK_KINDS = frozenset({"base", "cluster", "service_park", "demonstration"})
 CATALOGUE_KINDS = frozenset({"devzone_national", "devzone_provincial"})
 CATALOGUE = "中国开发区审核公告目录（2018年版）"
 
@@ -194,7 +194,7 @@ class Park(_Record):
 
     @property
     def named_by_policy(self) -> bool:
-        return self.kind in POLICY_KINDS
+        return self.kind in NAMED_PARK_KINDS
 
     @property
     def from_catalogue(self) -> bool:
