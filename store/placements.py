@@ -8,30 +8,19 @@ import pandas as pd
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import orm
+from store import firms, orm
 
 PLACEMENT_COLUMNS = ("firm_id", "name", "scope", "county_code", "city", "county", "reg_date")
 SYNTHETIC = "synthetic"
 
 
 def registry_placements(sessions: sessionmaker[Session]) -> pd.DataFrame:
-    """Located registry firms (`store.firms.load_placements`), or an empty frame before any import.
-
-    `store.firms` is the registry import (branch issue-12); until it is merged this returns no firm.
-    """
-    try:
-        from store.firms import load_placements  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return pd.DataFrame(columns=list(PLACEMENT_COLUMNS))
-    return load_placements(sessions)
+    """Located registry firms (`store.firms.load_placements`); empty before any import."""
+    return firms.load_placements(sessions)
 
 
 def registry_firm_count(sessions: sessionmaker[Session]) -> int:
-    try:
-        from store.firms import count_firms  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return 0
-    return int(count_firms(sessions))
+    return int(firms.count_firms(sessions))
 
 
 def recorded_interaction_count(sessions: sessionmaker[Session], *, demo: bool = False) -> int:

@@ -1,21 +1,20 @@
-"""After a registry import (a generated fixture behind the `store.firms` interface of the registry
-import), set-up trains on the placements; the service then answers with registry evidence, lists
+"""After a registry import (a generated fixture imported through `store.firms`, as
+`make import-registry` does), set-up trains on the placements; the service then answers with registry evidence, lists
 counties as places and counts the registry in chain gaps with its source."""
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterator
 
 import httpx
-import pandas as pd
 import pytest
 
 from api import cli
 from api.settings import Settings
 from features.kb import KnowledgeBase
-from recommender.synthetic_registry import RegistryParams, generate_registry
+from recommender.synthetic_registry import RegistryParams, generate_registry, to_export
+from store import firms as registry
+from store.db import get_sessionmaker, migrate
 from tests.conftest import ADMIN_TOKEN, LiveServer
 
 CASHMERE = {"description": "羊绒纱线、羊绒制品的生产、销售", "top_k": 10}
@@ -25,12 +24,7 @@ CASHMERE = {"description": "羊绒纱线、羊绒制品的生产、销售", "top
 def registry_server(
     tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase
 ) -> Iterator[LiveServer]:
-    firms = generate_registry(kb, RegistryParams(n_firms=3000, seed=17))
-    firms["imported_at"] = pd.Timestamp("2026-11-30T08:00:00Z")
-    # The registry import's interface (store/firms.py, branch issue-12), fed from the fixture.
-    fake = types.ModuleType("store.firms")
-    fake.load_placements = lambda sessions: firms  # type: ignore[attr-defined]
-    fake.count_firms = lambda sessions: len(firms)  # type: ignore[attr-defined]
+    export = to_export(generate_registry(kb, RegistryParams(n_firms=3000, seed=17)), kb)
     var = tmp_path_factory.mktemp("registry")
     settings = Settings(
         database_url=f"sqlite:///{var / 'app.db'}",
@@ -41,9 +35,13 @@ def registry_server(
         rate_limit_per_minute=0,
         leads_warm=False,
     )
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sys.modules, "store.firms", fake)
-        assert cli.cmd_setup(settings) == 0
+    migrate(settings.database_url)
+    rows = ([str(v) for v in row] for row in export.itertuples(index=False))
+    report = registry.import_registry(
+        get_sessionmaker(settings.database_url), list(export.columns), rows, bureau="测试商务局"
+    )
+    assert report.imported > 2000
+    assert cli.cmd_setup(settings) == 0
     with LiveServer(settings) as server:
         yield server
 
@@ -54,9 +52,7 @@ def test_setup_trains_on_registry_placements_and_match_cites_them(
     body = httpx.post(f"{registry_server.url}/v1/match", json=CASHMERE, timeout=30).json()
     assert body["learned"] is True and "content-policy-only" not in body["model_version"]
     reasons = [r for p in body["parks"] for r in p["reasons"] if "已登记经营范围相近" in r["text"]]
-    assert reasons and all(
-        r["source"].startswith("企业登记名录（导入于 2026-11-30") for r in reasons
-    )
+    assert reasons and all(r["source"].startswith("企业登记名录（") for r in reasons)
     assert "测试" not in str(body)  # the public answer names no registered firm
     top = [p["park_id"] for p in body["parks"][:5]]
     assert "county_130534" in top or "qinghe_cashmere" in top
