@@ -118,7 +118,9 @@ def draft_kb(
         divisions = Divisions.load(data_dir / "reference", kb_cities)
     province = divisions.province_of(text)
     resolver = PlaceResolver(divisions, province)
-    lexicon = Lexicon.build(kb, use_kb_terms=use_kb_terms)
+    # Division names join the user dictionary so that 正定集成电路 splits at the county's name.
+    names = (a for a in divisions.by_alias if len(a) >= 2)
+    lexicon = Lexicon.build(kb, extra_words=names, use_kb_terms=use_kb_terms)
 
     chains: list[ChainDraft] = _step(
         draft, "产业链", lambda: extract_chains(text, sentences, lexicon), []
