@@ -82,6 +82,7 @@ def apply_draft(
                 status_code=422,
             ) from exc
         state.kb = kb
+        state.trainer.kb = kb  # the next training run learns the parks just applied
         state.holder.swap(load_serving_matcher(kb, state.sessions))
     return {
         "document_id": doc["document_id"],

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import BureauPageDep
-from api.deps import StateDep
+from api.auth import PAGE_COOKIE, BureauPageDep, page_role_of
+from api.deps import AppState, StateDep
 from api.errors import AppError
 from api.policy_service import apply_draft, draft_document, load_draft
 from api.routes.bureau_pages import error_page, page
@@ -29,10 +30,14 @@ ACTIONS = {"added": "新增", "changed": "修改", "removed": "删除", "unchang
 KINDS = {"zones": "区域", "chains": "产业链", "parks": "园区/集群", "rules": "规则"}
 
 
-def _refused(request: Request, role: str, csrf_token: str) -> HTMLResponse | None:
-    """A form post needs this browser's CSRF token (checked first) and the admin role."""
+def _refused(request: Request, state: AppState, csrf_token: str) -> Response | None:
+    """A form post needs this browser's CSRF token (checked first, so a forged post learns
+    nothing), then the admin's page cookie."""
     if not csrf_ok(request, csrf_token):
         return csrf_rejected(request)
+    role = page_role_of(state, request.cookies.get(PAGE_COOKIE))
+    if role is None:
+        return RedirectResponse(f"/bureau/login?next={quote(BASE, safe='')}", status_code=303)
     return _admin_only(request, role)
 
 
@@ -67,12 +72,11 @@ def policies_page(request: Request, state: StateDep, role: BureauPageDep) -> HTM
 async def upload_policy(
     request: Request,
     state: StateDep,
-    role: BureauPageDep,
     text: Annotated[str, Form()] = "",
     file: Annotated[UploadFile | None, File()] = None,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    refused = _refused(request, role, csrf_token)
+    refused = _refused(request, state, csrf_token)
     if refused:
         return refused
     raw: str | bytes = text
@@ -145,13 +149,12 @@ async def apply_page(
     draft_id: str,
     request: Request,
     state: StateDep,
-    role: BureauPageDep,
     csrf_token: Annotated[str, Form()] = "",
     title: Annotated[str, Form(max_length=200)] = "",
     issuer: Annotated[str, Form(max_length=100)] = "",
     date: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    refused = _refused(request, role, csrf_token)
+    refused = _refused(request, state, csrf_token)
     if refused:
         return refused
     form = await request.form()

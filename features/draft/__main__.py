@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for p in draft.problems:
         print(f"注意：{p}")
+    if draft.unfit:
+        print(f"其中 {len(draft.unfit)} 条记录缺少城市、产业链等，不能直接应用（见 REVIEW.md）。")
     print("文件：" + "、".join(f.name for f in files))
     return 0
 

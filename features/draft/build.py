@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from features.draft.check import record_problems
 from features.draft.extract import (
     ChainDraft,
     DocumentMeta,
@@ -46,6 +47,8 @@ class Draft:
     rules: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     text: str = ""
+    # (kind, id, name, problems) of records that cannot join the current KB as drafted
+    unfit: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
 
     def records(self) -> dict[str, list[dict[str, Any]]]:
         return {
@@ -115,7 +118,9 @@ def draft_kb(
         divisions = Divisions.load(data_dir / "reference", kb_cities)
     province = divisions.province_of(text)
     resolver = PlaceResolver(divisions, province)
-    lexicon = Lexicon.build(kb, use_kb_terms=use_kb_terms)
+    # Division names join the user dictionary so that 正定集成电路 splits at the county's name.
+    names = (a for a in divisions.by_alias if len(a) >= 2)
+    lexicon = Lexicon.build(kb, extra_words=names, use_kb_terms=use_kb_terms)
 
     chains: list[ChainDraft] = _step(
         draft, "产业链", lambda: extract_chains(text, sentences, lexicon), []
@@ -136,6 +141,14 @@ def draft_kb(
         draft, "规则", lambda: extract_rules(sentences, zones, by_sentence, text), []
     )
     _add_rules(draft, rules, kb, zone_ids, park_ids, doc_id)
+    if kb is not None:
+        draft_chains = {c["chain_id"] for c in draft.chains}
+        for kind, recs in draft.records().items():
+            key = f"{kind[:-1]}_id"
+            for r in recs:
+                found = record_problems(kind, r, kb, draft_chains)
+                if found:
+                    draft.unfit.append((kind, r[key], r.get("name") or r.get("title") or "", found))
     if not (draft.chains or draft.parks or draft.zones or draft.rules):
         draft.problems.append("未识别出产业链、区域、园区或规则；该文件可能不是产业布局类政策")
     return draft
@@ -374,8 +387,10 @@ def write_draft(draft: Draft, out: Path) -> list[Path]:
         p = out / name
         p.write_text(header + _dump(data), encoding="utf-8")
         written.append(p)
-    lines = [f"# 草稿审核要点：{draft.document.get('title')}", ""]
+    lines = [f"# 草稿审核要点：{draft.document.get('title') or '（原文未写标题）'}", ""]
     lines += [f"- {p}" for p in draft.problems]
+    for kind, rid, name, problems in draft.unfit:
+        lines.append(f"- 不能直接应用：{kind} `{rid}` {name}：{'；'.join(problems)}")
     for kind, recs in draft.records().items():
         for r in recs:
             if r.get("note") or (r.get("confidence") or 1) < 0.6:

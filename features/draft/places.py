@@ -305,8 +305,10 @@ class PlaceMention:
     notes: list[str] = field(default_factory=list)
 
 
-def _kind(name: str, list_noun: str) -> str:
-    if "集群" in name or "集群" in list_noun:
+def _kind(name: str, list_noun: str, county: str | None = None) -> str:
+    """cluster means a 县域特色产业集群: a county's, or one a list of such clusters names; a city's
+    strategic 产业集群 (石家庄生物医药产业集群) is a base."""
+    if "集群" in list_noun or ("集群" in name and county):
         return "cluster"
     if re.search(r"示范区|示范基地", name):
         return "demonstration"
@@ -356,7 +358,7 @@ def extract_places(
                 said = f"{theme} {nxt.text}"  # its products say which chains it serves
             for p in places:
                 name = s.lead if p.matched in s.lead else p.city + theme
-                kind = _kind(name, "")
+                kind = _kind(name, "", p.county)
                 out.append(PlaceMention(name, p.city, p.county, kind, said, cited, p.confidence))
         spans: list[tuple[str, str]] = []  # (list text, list noun)
         for m in _ETC.finditer(text):
@@ -470,7 +472,14 @@ def _places_of_span(
             notes = [p.note] if p.note else []
             out.append(
                 PlaceMention(
-                    name, p.city, p.county, _kind(name, noun), theme, s, p.confidence, notes
+                    name,
+                    p.city,
+                    p.county,
+                    _kind(name, noun, p.county),
+                    theme,
+                    s,
+                    p.confidence,
+                    notes,
                 )
             )
     return out

@@ -81,7 +81,8 @@ def test_policy_draft_review_apply_then_match_quotes_it(server):
         quoted = [x for x in hit["reasons"] if x["document"] and x["document"]["title"] == TITLE]
         assert quoted, hit["reasons"]
         assert any("取代" in x["text"] and "2017-02-22" in x["text"] for x in hit["reasons"])
-        print("ANSWER", hit)
+        rank = [p["park_id"] for p in m["parks"]].index(hit["park_id"]) + 1
+        print("ANSWER rank", rank, [(p["name"], p["score"]) for p in m["parks"][:5]], hit)
 
 
 def test_admin_pages_upload_review_apply(server):

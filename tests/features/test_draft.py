@@ -191,3 +191,17 @@ def test_draft_other_province_places_and_forwarding_notice(kb):
     assert len(got) == 6
     assert draft.document["issuer"] == "河南省人民政府" and draft.document["date"] == "2023-05-01"
     assert draft.document["title"] == "某市制造业集群行动计划"
+
+
+def test_draft_uses_a_private_jieba_dictionary(kb):
+    """Division names go into the drafter's own tokenizer, never into jieba's global dictionary
+    (which the text featuriser shares)."""
+    import jieba
+
+    from features.draft.places import Divisions
+
+    jieba.lcut("初始化")  # the global dictionary, loaded as any request would
+    draft_kb("加快推进保定白沟新城箱包等产业基地建设。", kb)
+    assert "保定白沟新城" not in jieba.dt.FREQ
+    names = (a for a in Divisions.load(DATA_DIR / "reference", kb.cities).by_alias if len(a) >= 2)
+    assert "保定白沟新城" in Lexicon.build(kb, extra_words=names).tokens("保定白沟新城箱包")

@@ -16,7 +16,13 @@ from api.settings import Settings
 from tests.conftest import LiveServer, form_token, post_form
 
 # Each HTML form post, and the page whose form posts it.
-FORM_POSTS = {"/": "/", "/bureau/login": "/bureau/login", "/bureau/logout": "/bureau/login"}
+FORM_POSTS = {
+    "/": "/",
+    "/bureau/login": "/bureau/login",
+    "/bureau/logout": "/bureau/login",
+    "/bureau/admin/policies": "/bureau/login",
+    "/bureau/admin/policies/{draft_id}/apply": "/bureau/login",
+}
 
 
 @pytest.fixture
