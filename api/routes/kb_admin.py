@@ -19,8 +19,8 @@ ACTIONS = {"added": "新增", "changed": "修改", "removed": "删除"}
 
 
 @router.get("/bureau/kb", response_class=HTMLResponse)
-def kb_preview(request: Request, state: StateDep, role: BureauPageDep) -> HTMLResponse:
-    if role != "admin":
+def kb_preview(request: Request, state: StateDep, who: BureauPageDep) -> HTMLResponse:
+    if who.role != "admin":
         return error_page(
             request, "需要管理员权限", "知识库变更预览只对管理员开放，请用管理员令牌登录。", 403
         )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import PAGE_COOKIE, BureauPageDep, page_role_of
+from api.auth import BureauPageDep, session_principal
 from api.deps import AppState, StateDep
 from api.errors import AppError
 from api.policy_service import apply_draft, draft_document, load_draft
@@ -35,10 +35,10 @@ def _refused(request: Request, state: AppState, csrf_token: str) -> Response | N
     nothing), then the admin's page cookie."""
     if not csrf_ok(request, csrf_token):
         return csrf_rejected(request)
-    role = page_role_of(state, request.cookies.get(PAGE_COOKIE))
-    if role is None:
+    who = session_principal(request, state)
+    if who is None:
         return RedirectResponse(f"/bureau/login?next={quote(BASE, safe='')}", status_code=303)
-    return _admin_only(request, role)
+    return _admin_only(request, who.role)
 
 
 def _admin_only(request: Request, role: str) -> HTMLResponse | None:
@@ -53,8 +53,8 @@ def _admin_only(request: Request, role: str) -> HTMLResponse | None:
 
 
 @router.get(BASE, response_class=HTMLResponse)
-def policies_page(request: Request, state: StateDep, role: BureauPageDep) -> HTMLResponse:
-    refused = _admin_only(request, role)
+def policies_page(request: Request, state: StateDep, who: BureauPageDep) -> HTMLResponse:
+    refused = _admin_only(request, who.role)
     if refused:
         return refused
     return page(
@@ -106,9 +106,9 @@ def _form_error(request: Request, state: StateDep, message: str) -> HTMLResponse
 
 @router.get(BASE + "/{draft_id}", response_class=HTMLResponse)
 def review_page(
-    draft_id: str, request: Request, state: StateDep, role: BureauPageDep
+    draft_id: str, request: Request, state: StateDep, who: BureauPageDep
 ) -> HTMLResponse:
-    refused = _admin_only(request, role)
+    refused = _admin_only(request, who.role)
     if refused:
         return refused
     try:
