@@ -15,7 +15,12 @@ from recommender.evaluate_industry import (
     held_out_cases,
     topk_metrics,
 )
-from recommender.industry import IndustryClassifier, fit_official, official_samples
+from recommender.industry import (
+    IndustryClassifier,
+    code_support,
+    fit_official,
+    official_samples,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +64,19 @@ def test_rank_returns_k_codes_with_decreasing_probabilities(clf: IndustryClassif
     assert all(len(code) == 4 and code.isdigit() for code, _ in ranked)
 
 
+def test_code_support_agrees_with_a_matching_code_and_flags_a_contradiction(
+    clf: IndustryClassifier,
+) -> None:
+    text = "螺栓、螺母等标准紧固件生产"
+    assert code_support(clf, text, "C3482").level == "class"
+    assert code_support(clf, text, "34").level in {"class", "group", "division"}
+    contradiction = code_support(clf, text, "6513")  # 应用软件开发
+    assert contradiction.level == "none"
+    assert contradiction.mass["class"] < 0.05
+    with pytest.raises(ValueError):
+        code_support(clf, text, "紧固件")
+
+
 def test_predict_proba_rows_sum_to_one(clf: IndustryClassifier) -> None:
     p = clf.predict_proba(["水泥熟料", "软件开发", "随便写点什么", "a"])
     assert p.shape == (4, len(clf.classes_))
@@ -100,6 +118,7 @@ def test_held_out_official_phrases_top3_above_floor() -> None:
     tr = df[train]
     clf = IndustryClassifier().fit(list(tr["text"]), list(tr["code"]), list(tr["weight"]))
     m = topk_metrics(classifier_ranks(clf, list(cases["text"])), list(cases["gold"]))
-    # The character n-gram nearest-neighbour baseline scores 0.67 top-3 on this split.
-    assert m["class_top3"] >= 0.72
-    assert m["division_top1"] >= 0.68
+    # Measured 0.805 / 0.803; the character n-gram nearest-neighbour baseline scores 0.69 / 0.65
+    # on this split. The floor leaves room for library changes, not for losing the gain.
+    assert m["class_top3"] >= 0.78
+    assert m["division_top1"] >= 0.77
