@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import jieba
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.svm import LinearSVC
@@ -56,8 +59,15 @@ def normalize_text(text: str) -> str:
     return _SCAFFOLD.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=1)
+def _tokenizer() -> jieba.Tokenizer:
+    # A private dictionary: features/text.py adds the policy's terms to jieba's global one, which
+    # would make the same text tokenise differently depending on what else ran in the process.
+    return jieba.Tokenizer()
+
+
 def _words(text: str) -> list[str]:
-    return [w for w in jieba.lcut(text) if len(w) > 1 and not _PUNCT.fullmatch(w)]
+    return [w for w in _tokenizer().lcut(text) if len(w) > 1 and not _PUNCT.fullmatch(w)]
 
 
 def _chars(text: str) -> str:
@@ -117,23 +127,23 @@ def official_samples(ref_dir: Path | None = None) -> pd.DataFrame:
             # 「钟表发条制造，列入4030（…）」 is evidence for 4030 only; lines sent to a 中类, a
             # 大类 or several classes are dropped rather than guessed.
             head, *tails = _SENT_TO.split(text)
-            targets = _CODE.findall(" ".join(tails))
-            if len(tails) == 1 and len(targets) == 1 and len(targets[0]) == 4:
+            sent_to = _CODE.findall(" ".join(tails))
+            if len(tails) == 1 and len(sent_to) == 1 and len(sent_to[0]) == 4:
                 phrase = head.strip("。；;，, ")
                 if len(phrase) >= 2:
-                    rows.append((phrase, targets[0], 1.0, "notes_sent_to"))
+                    rows.append((phrase, sent_to[0], 1.0, "notes_sent_to"))
 
     scope = pd.read_csv(ref_dir / SCOPE_FILE, dtype=str, keep_default_na=False)
     for phrase, parsed in zip(
         scope["经营范围表述条目"], scope["gbt4754_codes_parsed"], strict=True
     ):
-        targets: list[tuple[str, float]] = []
+        spread: list[tuple[str, float]] = []
         codes_here = [c for c in parsed.split(";") if c]
         for c in codes_here:
             kids = [c] if len(c) == 4 else children.get(c, [])
-            targets += [(k, 1.0 / (len(kids) * len(codes_here))) for k in kids]
+            spread += [(k, 1.0 / (len(kids) * len(codes_here))) for k in kids]
         phrase = _SCOPE_QUALIFIER.sub("", phrase)
-        for k, w in targets:
+        for k, w in spread:
             rows.append((phrase, k, w, "scope"))
 
     tags = pd.read_csv(ref_dir / TAGS_FILE, dtype=str, keep_default_na=False)
@@ -233,9 +243,15 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
         x = sparse.hstack([chars, self.word_weight * words], format="csr")
         return l2_normalize(x).astype(np.float32)
 
-    def _svm(self) -> LinearSVC:
-        # A loose tolerance: the margins only rank, and fitting stays within seconds.
-        return LinearSVC(C=self.C, tol=1e-1, max_iter=50, random_state=self.random_state)
+    def _fit_svm(self, x: sparse.csr_matrix, y: np.ndarray, w: np.ndarray) -> LinearSVC:
+        # A loose tolerance and few iterations: the margins only rank, and fitting stays within
+        # seconds. Hence no convergence warnings, nor the "many classes for few samples" one that
+        # small divisions (one phrase per class) raise.
+        svm = LinearSVC(C=self.C, tol=1e-1, max_iter=50, random_state=self.random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.filterwarnings("ignore", message="The number of unique classes")
+            return svm.fit(x, y, sample_weight=w)
 
     def fit(
         self,
@@ -274,7 +290,7 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
         self.division_coef_ = sparse.csr_matrix((n_features, len(divisions)), dtype=np.float32)
         self.division_intercept_ = np.zeros(len(divisions), dtype=np.float32)
         if self.division_weight and len(divisions) > 1:
-            svm = self._svm().fit(xt, y_div, sample_weight=w)
+            svm = self._fit_svm(xt, y_div, w)
             coef, icpt = svm.coef_, svm.intercept_
             if len(divisions) == 2:  # liblinear keeps one vector for two labels
                 coef, icpt = np.vstack([-coef, coef]), np.r_[-icpt, icpt]
@@ -288,7 +304,7 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
                 rows = np.flatnonzero(y_div == d)
                 if len(np.unique(y_idx[rows])) < 2:
                     continue
-                svm = self._svm().fit(xt[rows], y_idx[rows], sample_weight=w[rows])
+                svm = self._fit_svm(xt[rows], y_idx[rows], w[rows])
                 coef, icpt = svm.coef_, svm.intercept_
                 if len(svm.classes_) == 2:
                     coef, icpt = np.vstack([-coef, coef]), np.r_[-icpt, icpt]
