@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import jieba
@@ -20,8 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
+from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from features.scope import parse_scope
@@ -54,8 +59,15 @@ def normalize_text(text: str) -> str:
     return _SCAFFOLD.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=1)
+def _tokenizer() -> jieba.Tokenizer:
+    # A private dictionary: features/text.py adds the policy's terms to jieba's global one, which
+    # would make the same text tokenise differently depending on what else ran in the process.
+    return jieba.Tokenizer()
+
+
 def _words(text: str) -> list[str]:
-    return [w for w in jieba.lcut(text) if len(w) > 1 and not _PUNCT.fullmatch(w)]
+    return [w for w in _tokenizer().lcut(text) if len(w) > 1 and not _PUNCT.fullmatch(w)]
 
 
 def _chars(text: str) -> str:
@@ -115,23 +127,23 @@ def official_samples(ref_dir: Path | None = None) -> pd.DataFrame:
             # 「钟表发条制造，列入4030（…）」 is evidence for 4030 only; lines sent to a 中类, a
             # 大类 or several classes are dropped rather than guessed.
             head, *tails = _SENT_TO.split(text)
-            targets = _CODE.findall(" ".join(tails))
-            if len(tails) == 1 and len(targets) == 1 and len(targets[0]) == 4:
+            sent_to = _CODE.findall(" ".join(tails))
+            if len(tails) == 1 and len(sent_to) == 1 and len(sent_to[0]) == 4:
                 phrase = head.strip("。；;，, ")
                 if len(phrase) >= 2:
-                    rows.append((phrase, targets[0], 1.0, "notes_sent_to"))
+                    rows.append((phrase, sent_to[0], 1.0, "notes_sent_to"))
 
     scope = pd.read_csv(ref_dir / SCOPE_FILE, dtype=str, keep_default_na=False)
     for phrase, parsed in zip(
         scope["经营范围表述条目"], scope["gbt4754_codes_parsed"], strict=True
     ):
-        targets: list[tuple[str, float]] = []
+        spread: list[tuple[str, float]] = []
         codes_here = [c for c in parsed.split(";") if c]
         for c in codes_here:
             kids = [c] if len(c) == 4 else children.get(c, [])
-            targets += [(k, 1.0 / (len(kids) * len(codes_here))) for k in kids]
+            spread += [(k, 1.0 / (len(kids) * len(codes_here))) for k in kids]
         phrase = _SCOPE_QUALIFIER.sub("", phrase)
-        for k, w in targets:
+        for k, w in spread:
             rows.append((phrase, k, w, "scope"))
 
     tags = pd.read_csv(ref_dir / TAGS_FILE, dtype=str, keep_default_na=False)
@@ -154,56 +166,74 @@ def official_training_set(ref_dir: Path) -> tuple[list[str], list[str]]:
     return list(df["text"]), list(df["code"])
 
 
-def _top_k(sims: np.ndarray, k: int) -> np.ndarray:
-    """(n, k) column indices of each row's k largest values (in no order).
-
-    Exactly `argpartition` over the row, but partitioning only the entries within half of the
-    row's maximum when there are at least k of them — a few dozen of ~28,000 phrases, so a pool
-    of thousands is classified in seconds rather than minutes."""
-    top = np.empty((len(sims), k), dtype=np.int64)
-    mask = sims >= 0.5 * sims.max(axis=1, keepdims=True)
-    counts = mask.sum(axis=1)
-    for i in range(len(sims)):
-        if counts[i] >= k:
-            cand = np.flatnonzero(mask[i])
-            top[i] = cand[np.argpartition(-sims[i, cand], k - 1)[:k]]
-        else:
-            top[i] = np.argpartition(-sims[i], k - 1)[:k]
-    return top
-
-
 # -- the classifier -------------------------------------------------------------------------------
+def _sparse_coef(coef: np.ndarray, prune: float) -> sparse.csr_matrix:
+    """(n_features, n_outputs) float32 CSR of a linear model's weights, |w| < prune dropped.
+
+    Dense weights over ~200,000 n-gram features for every division would take ~80 MB; the small
+    ones change no ranking that matters (checked in the evaluation)."""
+    coef = np.where(np.abs(coef) >= prune, coef, 0.0).astype(np.float32)
+    return sparse.csr_matrix(coef.T)
+
+
 class IndustryClassifier(BaseEstimator, ClassifierMixin):
     """Text → probabilities over GB/T 4754-2017 小类.
 
-    A class's score mixes (a) the similarity-weighted vote of the `n_neighbors` most similar
-    training phrases and (b) the cosine to the class's pooled phrases; a softmax with
-    `temperature` turns scores into probabilities. Features: TF-IDF of character 1–3-grams and of
-    jieba words, each L2-normalised, concatenated with `word_weight` on the words.
+    A class's score adds three parts, all on features of TF-IDF character 1–3-grams and jieba words
+    (each block L2-normalised, the words weighted `word_weight`):
+
+    - *retrieval*: the similarity-weighted vote of the `n_neighbors` nearest training phrases,
+      mixed with the cosine to the class's pooled phrases (`centroid_weight`);
+    - *division*: a linear SVM over the 97 大类 (a class gets its division's margin,
+      × `division_weight`), which learns which n-grams tell industries apart;
+    - *within*: per 大类, a linear SVM between its 小类 (× `within_weight`).
+
+    A softmax with `temperature` turns the sum into probabilities. A flat SVM over all 1,382 classes
+    is about as accurate but takes minutes to fit; the two levels take seconds.
 
     Parameters
     ----------
     n_neighbors : int
         Phrases voting for each text.
     centroid_weight : float
-        Share of the class score taken from the pooled-class cosine (the rest from the vote).
-    temperature : float
-        Softmax temperature over class scores; lower is more confident.
+        Share of the retrieval score taken from the pooled-class cosine (the rest from the vote).
     word_weight : float
         Weight of the word block against the character block.
+    division_weight, within_weight, retrieval_weight : float
+        Weights of the three parts; 0 switches a part off (and skips fitting it).
+    C : float
+        Inverse regularisation of both SVM levels.
+    temperature : float
+        Softmax temperature over class scores; lower is more confident.
+    prune : float
+        SVM weights below this in magnitude are dropped (model size).
+    random_state : int
+        Seed of the SVM solvers' coordinate order (results are deterministic).
     """
 
     def __init__(
         self,
         n_neighbors: int = 20,
         centroid_weight: float = 0.5,
-        temperature: float = 0.05,
         word_weight: float = 0.5,
+        division_weight: float = 1.0,
+        within_weight: float = 0.5,
+        retrieval_weight: float = 1.0,
+        C: float = 2.0,
+        temperature: float = 0.2,
+        prune: float = 0.05,
+        random_state: int = 0,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.centroid_weight = centroid_weight
-        self.temperature = temperature
         self.word_weight = word_weight
+        self.division_weight = division_weight
+        self.within_weight = within_weight
+        self.retrieval_weight = retrieval_weight
+        self.C = C
+        self.temperature = temperature
+        self.prune = prune
+        self.random_state = random_state
 
     # features
     def _featurize(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -211,7 +241,17 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
         chars = self.char_vec_.transform([_chars(t) for t in norm])
         words = self.word_vec_.transform(norm)
         x = sparse.hstack([chars, self.word_weight * words], format="csr")
-        return l2_normalize(x)
+        return l2_normalize(x).astype(np.float32)
+
+    def _fit_svm(self, x: sparse.csr_matrix, y: np.ndarray, w: np.ndarray) -> LinearSVC:
+        # A loose tolerance and few iterations: the margins only rank, and fitting stays within
+        # seconds. Hence no convergence warnings, nor the "many classes for few samples" one that
+        # small divisions (one phrase per class) raise.
+        svm = LinearSVC(C=self.C, tol=1e-1, max_iter=50, random_state=self.random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.filterwarnings("ignore", message="The number of unique classes")
+            return svm.fit(x, y, sample_weight=w)
 
     def fit(
         self,
@@ -232,32 +272,95 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
             analyzer=_words, sublinear_tf=True, min_df=1, dtype=np.float32
         ).fit(norm)
         self.classes_, y_idx = np.unique(labels, return_inverse=True)
-        xt = self._featurize(texts).astype(np.float32)
+        n_classes = len(self.classes_)
+        xt = self._featurize(texts)
         self.train_x_t_ = xt.T.tocsr()  # (n_features, n_phrases): one product per query
         self.train_y_ = y_idx.astype(np.int32)
         self.train_w_ = w.astype(np.float32)
         onehot = sparse.csr_matrix(
-            (w, (y_idx, np.arange(len(texts)))), shape=(len(self.classes_), len(texts))
+            (w, (y_idx, np.arange(len(texts)))), shape=(n_classes, len(texts))
         )
         self.centroids_t_ = l2_normalize(onehot @ xt).T.tocsr().astype(np.float32)
+
+        divisions, self.class_division_ = np.unique(
+            [c[:2] for c in self.classes_], return_inverse=True
+        )
+        y_div = self.class_division_[y_idx]
+        n_features = xt.shape[1]
+        self.division_coef_ = sparse.csr_matrix((n_features, len(divisions)), dtype=np.float32)
+        self.division_intercept_ = np.zeros(len(divisions), dtype=np.float32)
+        if self.division_weight and len(divisions) > 1:
+            svm = self._fit_svm(xt, y_div, w)
+            coef, icpt = svm.coef_, svm.intercept_
+            if len(divisions) == 2:  # liblinear keeps one vector for two labels
+                coef, icpt = np.vstack([-coef, coef]), np.r_[-icpt, icpt]
+            self.division_coef_ = _sparse_coef(coef, self.prune)
+            self.division_intercept_ = icpt.astype(np.float32)
+
+        rows_, cols_, vals_ = [], [], []  # the within-division weights, (n_features, n_classes)
+        self.within_intercept_ = np.zeros(n_classes, dtype=np.float32)
+        if self.within_weight:
+            for d in range(len(divisions)):
+                rows = np.flatnonzero(y_div == d)
+                if len(np.unique(y_idx[rows])) < 2:
+                    continue
+                svm = self._fit_svm(xt[rows], y_idx[rows], w[rows])
+                coef, icpt = svm.coef_, svm.intercept_
+                if len(svm.classes_) == 2:
+                    coef, icpt = np.vstack([-coef, coef]), np.r_[-icpt, icpt]
+                block = _sparse_coef(coef, self.prune).tocoo()
+                rows_.append(block.row)
+                cols_.append(svm.classes_[block.col])
+                vals_.append(block.data)
+                self.within_intercept_[svm.classes_] = icpt
+        self.within_coef_ = sparse.csr_matrix(
+            (
+                np.concatenate(vals_) if vals_ else np.zeros(0, np.float32),
+                (
+                    np.concatenate(rows_) if rows_ else np.zeros(0, int),
+                    np.concatenate(cols_) if cols_ else np.zeros(0, int),
+                ),
+            ),
+            shape=(n_features, n_classes),
+            dtype=np.float32,
+        )
         return self
 
-    def decision_function(self, X: Sequence[str]) -> np.ndarray:
-        """(n, n_classes) class scores in [0, 1] before the softmax."""
-        check_is_fitted(self, "classes_")
-        x = self._featurize([str(t) for t in X]).astype(np.float32)
+    def _retrieval(self, x: sparse.csr_matrix) -> np.ndarray:
         n, n_classes = x.shape[0], len(self.classes_)
-        sims = (x @ self.train_x_t_).toarray()  # (n, n_phrases)
-        vote = np.zeros((n, n_classes), dtype=np.float64)
-        k = min(self.n_neighbors, sims.shape[1])
-        top = _top_k(sims, k)
+        sims = sparse.csr_matrix(x @ self.train_x_t_)
+        vote = np.zeros((n, n_classes))
+        top_sim = np.zeros((n, 1))
         for i in range(n):
-            s = sims[i, top[i]] * self.train_w_[top[i]]
-            np.add.at(vote[i], self.train_y_[top[i]], s)
+            lo, hi = sims.indptr[i], sims.indptr[i + 1]
+            if hi == lo:
+                continue
+            data, idx = sims.data[lo:hi], sims.indices[lo:hi]
+            if hi - lo > self.n_neighbors:
+                keep = np.argpartition(-data, self.n_neighbors - 1)[: self.n_neighbors]
+                data, idx = data[keep], idx[keep]
+            np.add.at(vote[i], self.train_y_[idx], data * self.train_w_[idx])
+            top_sim[i] = data.max()
         best = vote.max(axis=1, keepdims=True)
-        vote = vote / np.where(best > 0, best, 1.0) * sims.max(axis=1, keepdims=True)
+        # The vote is rescaled so that its best class scores the best phrase's cosine.
+        vote = vote / np.where(best > 0, best, 1.0) * top_sim
         cent = (x @ self.centroids_t_).toarray()
         return (1 - self.centroid_weight) * vote + self.centroid_weight * cent
+
+    def decision_function(self, X: Sequence[str]) -> np.ndarray:
+        """(n, n_classes) class scores before the softmax."""
+        check_is_fitted(self, "classes_")
+        x = self._featurize([str(t) for t in X])
+        score = np.zeros((x.shape[0], len(self.classes_)))
+        if self.retrieval_weight:
+            score += self.retrieval_weight * self._retrieval(x)
+        if self.division_weight:
+            div = (x @ self.division_coef_).toarray() + self.division_intercept_
+            score += self.division_weight * div[:, self.class_division_]
+        if self.within_weight:
+            within = (x @ self.within_coef_).toarray() + self.within_intercept_
+            score += self.within_weight * within
+        return score
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """(n, n_classes), each row summing to 1; columns follow `classes_`."""
@@ -273,8 +376,9 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
         """Top-k (code, probability) for one enterprise text, reading it as a business scope.
 
         Each item of `parse_scope` is classified; the item distributions are averaged with the
-        items' weights (making counts above selling) together with the whole text's distribution,
-        so both a list of products and a single sentence are read sensibly.
+        items' weights (making counts above selling), half and half with the distribution of the
+        main business read as one text (the items of the weightiest activity), so both a list of
+        products and a single sentence are read sensibly.
         """
         p = self.proba_of_text(text)
         order = np.argsort(-p)[:k]
@@ -285,32 +389,42 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
         return self.proba_of_texts([text])[0]
 
     def proba_of_texts(self, texts: Sequence[str], chunk: int = 512) -> np.ndarray:
-        """(n, n_classes): `proba_of_text` of many texts, their items classified in batches (a
-        pool of thousands costs a few matrix products, not thousands of small ones)."""
+        """(n, n_classes): `proba_of_text` of many texts, all their parts classified in batches
+        (a pool of thousands costs a few matrix products, not thousands of small ones)."""
         parts: list[str] = []
         owner: list[int] = []
-        weight: list[float] = []  # < 0 marks a whole text
+        weight: list[float] = []  # < 0 marks the text's main business read as one
         for i, text in enumerate(texts):
-            parts.append(text)
-            owner.append(i)
-            weight.append(-1.0)
+            items = parse_scope(text)
+            if not items:
+                parts.append(text)
+                owner.append(i)
+                weight.append(-1.0)
+                continue
             # A made item is classified as made: 「…研发、生产和销售」 reads as 「…生产」, else the
             # 销售 phrases of the scope catalogue pull it towards wholesale classes.
-            for it in parse_scope(text):
-                parts.append(
-                    _SECONDARY_VERBS.sub("", it.text) if it.activity == "make" else it.text
-                )
-                owner.append(i)
-                weight.append(it.weight)
+            item_texts = [
+                _SECONDARY_VERBS.sub("", it.text) if it.activity == "make" else it.text
+                for it in items
+            ]
+            # The main business read as a whole: the items of the weightiest activity, together.
+            top_weight = max(it.weight for it in items)
+            main = "；".join(
+                t for t, it in zip(item_texts, items, strict=True) if it.weight == top_weight
+            )
+            parts += [main, *item_texts]
+            owner += [i] * (len(items) + 1)
+            weight += [-1.0] + [it.weight for it in items]
+        n_classes = len(self.classes_)
         probs = (
             np.vstack(
                 [self.predict_proba(parts[a : a + chunk]) for a in range(0, len(parts), chunk)]
             )
             if parts
-            else np.zeros((0, len(self.classes_)))
+            else np.zeros((0, n_classes))
         )
-        own, w = np.asarray(owner), np.asarray(weight)
-        whole = np.zeros((len(texts), len(self.classes_)))
+        own, w = np.asarray(owner, dtype=np.int64), np.asarray(weight)
+        whole = np.zeros((len(texts), n_classes))
         mixed = np.zeros_like(whole)
         total = np.zeros(len(texts))
         is_whole = w < 0
@@ -318,7 +432,7 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
         np.add.at(mixed, own[~is_whole], w[~is_whole, None] * probs[~is_whole])
         np.add.at(total, own[~is_whole], w[~is_whole])
         has_items = total > 0
-        out = whole.copy()
+        out = whole
         out[has_items] = 0.5 * whole[has_items] + 0.5 * mixed[has_items] / total[has_items, None]
         return out
 
@@ -329,6 +443,52 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
         return [
             [(str(self.classes_[j]), float(p[i, j])) for j in order[i]] for i in range(len(texts))
         ]
+
+
+@dataclass(frozen=True)
+class CodeSupport:
+    """How far a text supports a declared GB/T code: the input of the code-vs-text rule.
+
+    `level` is the finest level at which they agree — 'class' when the code's 小类 is among the
+    text's top `k`, 'group' / 'division' when the text puts at least `min_mass` of its probability
+    under the code's 中类 / 大类 — or 'none' when the text points elsewhere (a contradiction the
+    matcher warns about). `mass` holds the probability under the code at each level given.
+    """
+
+    code: str
+    level: str  # 'class' | 'group' | 'division' | 'none'
+    mass: dict[str, float]  # {'class': p, 'group': p, 'division': p} for the levels the code names
+    text_top: tuple[tuple[str, float], ...]
+
+
+_GBT_CODE = re.compile(r"^[A-Ta-t]?(\d{2,4})$")
+
+
+def code_support(
+    clf: IndustryClassifier, text: str, code: str, k: int = 10, min_mass: float = 0.2
+) -> CodeSupport:
+    """Compare a declared code (「C3482」, 「3482」, 「348」 or 「34」) with what the text says."""
+    m = _GBT_CODE.match(code.strip())
+    if not m:
+        raise ValueError(f"industry_code {code!r} is not a GB/T 4754 code")
+    digits = m.group(1)
+    p = clf.proba_of_text(text)
+    classes = clf.classes_.astype(str)
+    mass: dict[str, float] = {}
+    for level, n in (("class", 4), ("group", 3), ("division", 2)):
+        if len(digits) >= n:
+            mass[level] = float(p[np.char.startswith(classes, digits[:n])].sum())
+    order = np.argsort(-p)
+    top = tuple((str(classes[i]), float(p[i])) for i in order[:k])
+    if len(digits) == 4 and digits in {c for c, _ in top}:
+        level = "class"
+    elif mass.get("group", 0.0) >= min_mass:
+        level = "group"
+    elif mass.get("division", 0.0) >= min_mass:
+        level = "division"
+    else:
+        level = "none"
+    return CodeSupport(code=digits, level=level, mass=mass, text_top=top)
 
 
 def fit_official(ref_dir: Path | None = None) -> IndustryClassifier:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 
+import jieba
 import numpy as np
 import pytest
 
@@ -15,7 +16,12 @@ from recommender.evaluate_industry import (
     held_out_cases,
     topk_metrics,
 )
-from recommender.industry import IndustryClassifier, fit_official, official_samples
+from recommender.industry import (
+    IndustryClassifier,
+    code_support,
+    fit_official,
+    official_samples,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -51,12 +57,49 @@ def test_rank_nuclear_island_equipment(clf: IndustryClassifier) -> None:
     assert "3411" in _top(clf, "核岛主设备、核级泵阀")
 
 
+@pytest.mark.parametrize(
+    ("text", "accepted"),
+    [
+        ("滑雪板、雪地摩托和造雪机", {"2442", "2444", "2449"}),  # 专项运动器材
+        ("实木家具和办公家具的设计与生产", {"2110", "2190"}),  # 家具制造, not 设计服务
+        ("自行车及零部件的研发、生产和销售", {"3761"}),  # made, not retailed
+        ("辣椒红色素、叶黄素等天然植物提取物", {"1495", "1499", "2684"}),
+    ],
+)
+def test_rank_enterprise_texts_reach_their_class(
+    clf: IndustryClassifier, text: str, accepted: set[str]
+) -> None:
+    assert accepted & set(_top(clf, text))
+
+
+def test_rank_selling_the_same_goods_does_not_outweigh_making_them(
+    clf: IndustryClassifier,
+) -> None:
+    made = "汽车座椅、内饰件等汽车零部件生产"
+    both = made + "；汽车零配件批发；汽车零配件零售；二手车经纪"
+    assert _top(clf, made, k=1) == ["3670"]
+    assert _top(clf, both, k=1) == ["3670"]
+
+
 def test_rank_returns_k_codes_with_decreasing_probabilities(clf: IndustryClassifier) -> None:
     ranked = clf.rank("光伏组件和太阳能电池片制造", k=10)
     assert len(ranked) == 10
     probs = [p for _, p in ranked]
     assert probs == sorted(probs, reverse=True)
     assert all(len(code) == 4 and code.isdigit() for code, _ in ranked)
+
+
+def test_code_support_agrees_with_a_matching_code_and_flags_a_contradiction(
+    clf: IndustryClassifier,
+) -> None:
+    text = "螺栓、螺母等标准紧固件生产"
+    assert code_support(clf, text, "C3482").level == "class"
+    assert code_support(clf, text, "34").level in {"class", "group", "division"}
+    contradiction = code_support(clf, text, "6513")  # 应用软件开发
+    assert contradiction.level == "none"
+    assert contradiction.mass["class"] < 0.05
+    with pytest.raises(ValueError):
+        code_support(clf, text, "紧固件")
 
 
 def test_predict_proba_rows_sum_to_one(clf: IndustryClassifier) -> None:
@@ -83,6 +126,28 @@ def test_fit_learns_the_classes_it_is_given() -> None:
     assert list(small.predict(["钢制螺栓", "硅酸盐水泥", "软件"])) == ["3482", "3011", "6513"]
 
 
+def test_predictions_do_not_depend_on_words_added_to_jieba_elsewhere(
+    clf: IndustryClassifier,
+) -> None:
+    # features/text.py adds the policy's terms to jieba's global dictionary at run time.
+    text = "核岛主设备、核级泵阀"
+    before = clf.predict_proba([text])
+    jieba.add_word("核岛主设备", freq=2000)
+    try:
+        after = clf.predict_proba([text])
+    finally:
+        jieba.del_word("核岛主设备")
+    assert np.array_equal(before, after)
+
+
+def test_fit_is_deterministic() -> None:
+    df = official_samples().iloc[:4000]
+    texts = ["螺栓", "稻谷种植", "棉纱"]
+    a = IndustryClassifier().fit(list(df["text"]), list(df["code"]), list(df["weight"]))
+    b = IndustryClassifier().fit(list(df["text"]), list(df["code"]), list(df["weight"]))
+    assert np.array_equal(a.predict_proba(texts), b.predict_proba(texts))
+
+
 def test_official_samples_never_use_an_exclusion_for_the_class_it_sits_under() -> None:
     df = official_samples()
     # 3482's notes end with 「钟表发条制造，列入4030（钟表与计时仪器制造）」.
@@ -100,6 +165,7 @@ def test_held_out_official_phrases_top3_above_floor() -> None:
     tr = df[train]
     clf = IndustryClassifier().fit(list(tr["text"]), list(tr["code"]), list(tr["weight"]))
     m = topk_metrics(classifier_ranks(clf, list(cases["text"])), list(cases["gold"]))
-    # The character n-gram nearest-neighbour baseline scores 0.67 top-3 on this split.
-    assert m["class_top3"] >= 0.72
-    assert m["division_top1"] >= 0.68
+    # Measured 0.805 / 0.803; the character n-gram nearest-neighbour baseline scores 0.69 / 0.65
+    # on this split. The floor leaves room for library changes, not for losing the gain.
+    assert m["class_top3"] >= 0.78
+    assert m["division_top1"] >= 0.77
