@@ -29,6 +29,9 @@ log = logging.getLogger("investmatch")
 # A new version may score this much lower (NDCG@10) than the serving one and still replace it:
 # retraining on the same data moves the figure by about this much from run to run.
 TOLERANCE = 0.005
+# Finished jobs kept for GET /v1/models/train/{job_id}: enough to look back over a day of retraining,
+# few enough that a client starting jobs in a loop cannot grow the process without bound.
+MAX_JOBS = 50
 Progress = Callable[[str, float], None]
 
 
@@ -138,9 +141,12 @@ class Trainer:
         kb: KnowledgeBase,
         sessions: sessionmaker[Session],
         holder: MatcherHolder,
+        *,
+        max_jobs: int = MAX_JOBS,
     ) -> None:
         self.settings, self.kb, self.sessions, self.holder = settings, kb, sessions, holder
-        self.jobs: dict[str, TrainingJob] = {}
+        self.max_jobs = max_jobs
+        self.jobs: dict[str, TrainingJob] = {}  # oldest first (insertion order)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -154,6 +160,10 @@ class Trainer:
                 return None
             job = TrainingJob(job_id=uuid.uuid4().hex[:12])
             self.jobs[job.job_id] = job
+            # Forget the oldest jobs; none of them is running (checked above), so no progress
+            # a client is watching disappears.
+            for old in list(self.jobs)[: max(0, len(self.jobs) - self.max_jobs)]:
+                del self.jobs[old]
             self._thread = threading.Thread(target=self._run, args=(job, force), daemon=True)
             self._thread.start()
             return job
