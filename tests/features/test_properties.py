@@ -44,6 +44,11 @@ POLICY_WORDS = [
     "生物医药",
     "冷链",
     "研发",
+    # Terms that contain one another: which one a text names depends on longest-match.
+    "新能源汽车",
+    "汽车",
+    "高强汽车板",
+    "汽车板",
 ]
 # Any code point (surrogates excluded: not encodable text), weighted towards what users type.
 texts = st.one_of(
@@ -131,18 +136,23 @@ def test_empty_and_blank_texts_fit_nothing(featurizer: SegmentTextFeaturizer) ->
         assert featurizer.tokenize(text) == []
 
 
-numbers = st.one_of(st.none(), st.floats(0, 1e9, allow_nan=False, allow_infinity=False))
+def in_range(low: float, high: float, edges: tuple[float, ...]) -> st.SearchStrategy[float | None]:
+    """None, any number in range, or exactly a bucket edge (where off-by-one errors live)."""
+    return st.one_of(st.none(), st.floats(low, high), st.sampled_from(edges))
+
+
+numbers = in_range(0, 1e9, INVEST[0])
 profiles = st.builds(
     EnterpriseProfile,
     description=texts,
     name=st.one_of(st.none(), st.text(max_size=200)),
     products=st.lists(st.text(max_size=100), max_size=50).map(tuple),
-    employees=st.one_of(st.none(), st.integers(0, 10_000_000)),
+    employees=st.one_of(st.none(), st.integers(0, 10_000_000), st.sampled_from(SCALE[0])),
     annual_revenue_wan=numbers,
     investment_wan=numbers,
-    rd_intensity=st.one_of(st.none(), st.floats(0, 1)),
-    energy_tce=st.one_of(st.none(), st.floats(0, 1e8)),
-    land_mu=st.one_of(st.none(), st.floats(0, 1e6)),
+    rd_intensity=in_range(0, 1, RD[0]),
+    energy_tce=in_range(0, 1e8, ENERGY[0]),
+    land_mu=in_range(0, 1e6, LAND[0]),
     origin=st.one_of(st.none(), st.sampled_from(ORIGINS), st.text(max_size=5)),
 )
 
