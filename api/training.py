@@ -36,6 +36,9 @@ TOLERANCE = 0.005
 # Held-out enterprises scored per version: a registry of 100,000 firms holds out 10,000, and each
 # is a full match; the first ones (a stable hash order) are enough to compare two versions.
 MAX_EVAL_ENTERPRISES = 2000
+# Finished jobs kept for GET /v1/models/train/{job_id}: enough to look back over a day of retraining,
+# few enough that a client starting jobs in a loop cannot grow the process without bound.
+MAX_JOBS = 50
 Progress = Callable[[str, float], None]
 
 
@@ -166,9 +169,12 @@ class Trainer:
         kb: KnowledgeBase,
         sessions: sessionmaker[Session],
         holder: MatcherHolder,
+        *,
+        max_jobs: int = MAX_JOBS,
     ) -> None:
         self.settings, self.kb, self.sessions, self.holder = settings, kb, sessions, holder
-        self.jobs: dict[str, TrainingJob] = {}
+        self.max_jobs = max_jobs
+        self.jobs: dict[str, TrainingJob] = {}  # oldest first (insertion order)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -182,6 +188,10 @@ class Trainer:
                 return None
             job = TrainingJob(job_id=uuid.uuid4().hex[:12])
             self.jobs[job.job_id] = job
+            # Forget the oldest jobs; none of them is running (checked above), so no progress
+            # a client is watching disappears.
+            for old in list(self.jobs)[: max(0, len(self.jobs) - self.max_jobs)]:
+                del self.jobs[old]
             self._thread = threading.Thread(target=self._run, args=(job, force), daemon=True)
             self._thread.start()
             return job

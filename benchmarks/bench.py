@@ -401,6 +401,29 @@ def concurrent(
     }
 
 
+# Parks whose leads are timed over HTTP (the ones tests/api/test_leads.py reads).
+LEAD_PARKS = ("tangshan_robotics", "cangzhou_canal_laser")
+
+
+def bench_leads_http(url: str, token: str, n: int) -> dict[str, Any]:
+    """GET /v1/parks/{id}/leads?limit=200 with a bearer token: the first request (which builds the
+    pool index; the server runs with LEADS_WARM=false) and `n` warm ones, alternating parks."""
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def leads(c: Any, i: int) -> Any:
+        park = LEAD_PARKS[i % len(LEAD_PARKS)]
+        return c.get(f"/v1/parks/{park}/leads", params={"limit": 200}, headers=auth)
+
+    cold = sequential(url, leads, 1)[0]
+    lat = sequential(url, leads, n)
+    return {
+        "cold_ms": round(cold, 1),
+        "n": len(lat),
+        "p50_ms": round(pct(lat, 50), 2),
+        "p99_ms": round(pct(lat, 99), 2),
+    }
+
+
 def bench_serving(
     settings: Any,
     sizes: list[int],
@@ -440,6 +463,12 @@ def bench_serving(
                 }
             for name, call in (("healthz", health), ("match", match)):
                 row[name]["concurrent"] = concurrent(srv.url, call, n_conc, max_s=120)
+            if not size:  # synthetic catalogues replace the parks whose leads are asked for
+                row["leads"] = bench_leads_http(srv.url, settings.admin_token, max(n_seq // 4, 10))
+                say(
+                    f"  leads (200): first {row['leads']['cold_ms']} ms, warm p50 "
+                    f"{row['leads']['p50_ms']} ms p99 {row['leads']['p99_ms']} ms"
+                )
             row["rss_mb"] = round(proc.memory_info().rss / 2**20, 1)
             row["peak_rss_mb"] = round(peak_rss_mb(srv.proc.pid), 1)
         row["n_parks"] = size or hebei_parks
@@ -827,6 +856,16 @@ def markdown(report: dict[str, Any]) -> str:
             f"{h['concurrent']['rps']} | {mm['concurrent']['rps']} | {r['ratio_rps']} | "
             f"{mm['concurrent']['p99_ms']} | {r['peak_rss_mb']} | {r['startup_s']} |"
         )
+    for r in report["serving"]:
+        if "leads" in r:
+            ld = r["leads"]
+            lines += [
+                "",
+                f"Leads over HTTP (`GET /v1/parks/{{id}}/leads?limit=200`, bureau token, the "
+                f"{s['history_enterprises']:,}-enterprise pool, parks {' and '.join(LEAD_PARKS)}): "
+                f"first request {ld['cold_ms']} ms (it builds the pool index), then {ld['n']} warm "
+                f"requests p50 {ld['p50_ms']} ms, p99 {ld['p99_ms']} ms.",
+            ]
     lines += ["", "![match latency vs catalogue size](bench-latency.png)", ""]
     prof = report.get("profile")
     if prof:

@@ -7,6 +7,7 @@ which the explanations quote.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -72,11 +73,47 @@ GENERIC_TERMS = frozenset(
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
-def analyze(text: str) -> list[str]:
-    """TF-IDF tokens: jieba words (policy terms kept whole) plus character bigrams."""
-    words = [w for w in jieba.lcut(text) if not _PUNCT.fullmatch(w)]
+def analyze(text: str, tokenizer: jieba.Tokenizer | None = None) -> list[str]:
+    """TF-IDF tokens: jieba words (by `tokenizer`, which keeps policy terms whole) plus character
+    bigrams."""
+    words = [w for w in (tokenizer or jieba.dt).lcut(text) if not _PUNCT.fullmatch(w)]
     compact = _PUNCT.sub("", text)
     return words + [compact[i : i + 2] for i in range(len(compact) - 1)]
+
+
+@functools.lru_cache(maxsize=2)
+def _policy_tokenizer(terms: tuple[str, ...]) -> jieba.Tokenizer:
+    """A jieba tokenizer of our own that keeps `terms` whole.
+
+    `jieba.add_word` would change jieba's process-wide dictionary, and with it how every other
+    user of jieba (the industry classifier, a library, a test) segments text, depending on
+    whether a featuriser happened to be fitted or unpickled first. A private tokenizer holds its
+    own copy of the dictionary (about 60 MB and a second to load), so featurisers fitted on the
+    same terms share one.
+    """
+    tokenizer = jieba.Tokenizer()
+    for t in terms:
+        tokenizer.add_word(t, freq=2000)
+    return tokenizer
+
+
+class PolicyAnalyzer:
+    """The TF-IDF analyzer (`analyze` with the policy tokenizer). It pickles as its terms alone:
+    a jieba tokenizer holds a lock and cannot be pickled, and it is rebuilt on load."""
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        self.terms = tuple(terms)
+        self.tokenizer = _policy_tokenizer(self.terms)
+
+    def __call__(self, text: str) -> list[str]:
+        return analyze(text, self.tokenizer)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"terms": self.terms}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.terms = tuple(state["terms"])  # type: ignore[arg-type]
+        self.tokenizer = _policy_tokenizer(self.terms)
 
 
 def normalize(text: str) -> str:
@@ -137,9 +174,8 @@ class SegmentTextFeaturizer(BaseEstimator):
         # Longest terms first so that 新能源汽车 is matched before 汽车.
         self.terms_by_length_ = sorted(vocab, key=lambda t: (-len(t), t))
         self._pattern = re.compile("|".join(re.escape(t) for t in self.terms_by_length_))
-        for t in vocab:
-            jieba.add_word(t, freq=2000)
-        self.vectorizer_ = TfidfVectorizer(analyzer=analyze, sublinear_tf=True)
+        self.analyzer_ = PolicyAnalyzer(self.terms_by_length_)
+        self.vectorizer_ = TfidfVectorizer(analyzer=self.analyzer_, sublinear_tf=True)
         self.segment_matrix_ = self.vectorizer_.fit_transform([normalize(d) for d in docs])
         self._segment_csc = self.segment_matrix_.tocsc()
         # Saturation point of the term score: the fit is 1 once a text names this much evidence.
@@ -164,7 +200,7 @@ class SegmentTextFeaturizer(BaseEstimator):
         """Cosine of the text's TF-IDF vector with each segment's: what `vectorizer_.transform`
         computes (sublinear tf × idf, L2-normalised), without its per-call overhead."""
         vocab = self.vectorizer_.vocabulary_
-        counts = Counter(t for t in analyze(text) if t in vocab)
+        counts = Counter(t for t in self.analyzer_(text) if t in vocab)
         if not counts:
             return np.zeros(len(self.segment_ids_))
         cols = np.fromiter((vocab[t] for t in counts), dtype=np.int64, count=len(counts))
@@ -200,7 +236,7 @@ class SegmentTextFeaturizer(BaseEstimator):
     def tokenize(self, text: str) -> list[str]:
         """jieba words of `text`, with the policy's terms kept whole."""
         check_is_fitted(self, "term_segments_")
-        return [w for w in jieba.lcut(normalize(text)) if w.strip()]
+        return [w for w in self.analyzer_.tokenizer.lcut(normalize(text)) if w.strip()]
 
     def chain_matrix(self, kb: KnowledgeBase) -> sparse.csr_matrix:
         """(n_segments, n_chains) 0/1 matrix: which chain each segment belongs to."""
@@ -224,5 +260,6 @@ class SegmentTextFeaturizer(BaseEstimator):
         if "terms_by_length_" in state:
             terms: list[str] = state["terms_by_length_"]  # type: ignore[assignment]
             self._pattern = re.compile("|".join(re.escape(t) for t in terms))
-            for t in terms:
-                jieba.add_word(t, freq=2000)
+            if "analyzer_" not in state:  # pickled before the featuriser had its own tokenizer
+                self.analyzer_ = PolicyAnalyzer(terms)
+                self.vectorizer_.set_params(analyzer=self.analyzer_)

@@ -58,6 +58,27 @@ def _postgres_schema_url(base: str) -> Iterator[str]:
 DB_PARAMS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
+def _postgres_note() -> str:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        return f"PostgreSQL: db_url tests also run on {make_url(base).render_as_string()}"
+    return (
+        "PostgreSQL: NOT tested — TEST_DATABASE_URL is not set, so every db_url test ran on SQLite "
+        "only (set e.g. TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return _postgres_note()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # Repeated at the end, where a reader of a long run looks: the missing variants leave no trace
+    # in the pass/skip counts.
+    if not os.environ.get("TEST_DATABASE_URL"):
+        terminalreporter.write_line(_postgres_note(), yellow=True)
+
+
 @pytest.fixture(params=DB_PARAMS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated database: SQLite, and PostgreSQL too when TEST_DATABASE_URL is set."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from typing import Any
 
 import httpx
@@ -76,10 +75,9 @@ def _match_payload(e: Enterprise) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if v is not None}
 
 
-def test_leads_answer_in_shape_sorted_and_fast_when_warm(bureau: httpx.Client) -> None:
-    t0 = time.perf_counter()
+def test_leads_answer_in_shape_and_sorted(bureau: httpx.Client) -> None:
+    # How long this takes is measured by `make bench` (benchmarks/bench.py, leads over HTTP).
     r = bureau.get(f"/v1/parks/{PARK}/leads")
-    cold = time.perf_counter() - t0
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["park_id"] == PARK and body["park_name"] == "唐山机器人基地"
@@ -107,11 +105,8 @@ def test_leads_answer_in_shape_sorted_and_fast_when_warm(bureau: httpx.Client) -
     chain = first["reasons"][0]
     assert chain["kind"] == "chain" and "园区「高端装备产业·智能装备」环节" in chain["text"]
 
-    t0 = time.perf_counter()
     other = bureau.get(f"/v1/parks/{CHAIN_PARK}/leads", params={"limit": 200})
-    warm = time.perf_counter() - t0
     assert other.status_code == 200 and len(other.json()["data"]) == 200
-    assert warm < 2.0, f"warm request took {warm:.2f}s (cold {cold:.2f}s)"
 
 
 def test_leads_leave_out_enterprises_placed_in_the_park(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import jieba
 import numpy as np
 import pytest
 
@@ -44,3 +45,23 @@ def test_pickle_round_trip_scores_the_same(text: SegmentTextFeaturizer) -> None:
     np.testing.assert_array_equal(
         again.transform_one(sample).scores, text.transform_one(sample).scores
     )
+
+
+def _jieba_state() -> tuple[int, int, list[str]]:
+    jieba.dt.check_initialized()
+    return len(jieba.dt.FREQ), jieba.dt.total, jieba.lcut(SEGMENTED)
+
+
+SEGMENTED = "研发新能源汽车动力电池和高强汽车板，工业机器人减速器"
+
+
+def test_fit_and_unpickling_leave_jiebas_own_dictionary_alone(kb: KnowledgeBase) -> None:
+    before = _jieba_state()
+    fitted = SegmentTextFeaturizer().fit(kb)
+    again = pickle.loads(pickle.dumps(fitted))
+    assert _jieba_state() == before
+    # The featuriser still keeps the policy's terms whole, with a tokenizer of its own.
+    for featurizer in (fitted, again):
+        words = featurizer.tokenize(SEGMENTED)
+        assert "新能源汽车" in words and "高强汽车板" in words
+    assert "高强汽车板" not in jieba.lcut(SEGMENTED)

@@ -87,10 +87,20 @@ def test_direction_rd_and_high_tech_terms_raise_high_tech_parks(matcher: Matcher
     ],
 )
 def test_policy_steel_mill_never_in_xiongan_and_always_warned(
-    matcher: Matcher, description: str
+    matcher: Matcher, kb: KnowledgeBase, description: str
 ) -> None:
     result = matcher.match(EnterpriseProfile(description=description, energy_tce=500_000), top_k=10)
     assert all(p["zone_id"] != "xiongan" for p in result["parks"])
+    # Not merely absent (雄安's parks would rank low for steel anyway): excluded by the rule, and
+    # the response says so with the rule's own words and the policy sentence.
+    rule = next(r for r in kb.rules if r.rule_id == "xiongan_no_general_manufacturing")
+    excluded = {e["park_id"]: e for e in result["excluded"]}
+    xiongan = [p.park_id for p in kb.parks if p.zone_id == "xiongan"]
+    assert xiongan
+    for park_id in xiongan:
+        assert park_id in excluded, f"{park_id} is not listed as excluded"
+        assert excluded[park_id]["reason"] == rule.text
+        assert excluded[park_id]["source"] == rule.source
     assert "overcapacity_swap" in {w["code"] for w in result["warnings"]}
 
 

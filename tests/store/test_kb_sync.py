@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from features.kb import DATA_DIR, KBError, KnowledgeBase, load_kb
 from store import orm
@@ -94,6 +95,7 @@ def test_sync_failing_midway_rolls_back(db_url: str, kb: KnowledgeBase) -> None:
         gbt_map=kb.gbt_map,
         counties=kb.counties,
     )
-    with pytest.raises(Exception):  # noqa: B017 - the driver's own integrity error
+    with pytest.raises(IntegrityError) as err:  # the parks → cities foreign key, on both drivers
         sync_kb(factory, bad)
+    assert "foreign key" in str(err.value.orig).lower()
     assert _snapshot(db_url) == before
