@@ -75,6 +75,10 @@ def industry_classifier(cache_dir: Path | None = None) -> Any:
             digest = (cache_dir / f"industry-{key}.sha256").read_text().strip()
             if hashlib.sha256(payload).hexdigest() == digest:
                 clf = pickle.loads(payload)  # noqa: S301 - our own file, hash-checked
+                # A process that loaded an older industry.py may have written this key: refit
+                # unless the pickle has every parameter of today's class.
+                if not set(industry.IndustryClassifier().get_params()) <= set(vars(clf)):
+                    clf = None
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             clf = None
     if clf is None:
