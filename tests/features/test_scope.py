@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from features.scope import is_manufacturing, parse_scope
 
 RAW_SCOPE = (
@@ -64,3 +67,14 @@ def test_is_manufacturing_is_false_for_design_research_headquarters_and_trade() 
     assert not is_manufacturing("新能源汽车技术研发，企业总部管理")
     assert not is_manufacturing("五金、机械设备销售；货物进出口")
     assert not is_manufacturing("影视节目制作；广告制作")
+
+
+@settings(max_examples=200, derandomize=True, deadline=None, database=None)
+@given(st.text(max_size=300))
+def test_parse_scope_on_any_text_gives_weighted_non_empty_items(text: str) -> None:
+    items = parse_scope(text)
+    for item in items:
+        assert item.text.strip()
+        assert 0.0 < item.weight <= 1.0
+        assert item.activity in {"make", "trade", "service", "other"}
+    assert is_manufacturing(text) == any(item.activity == "make" for item in items)
