@@ -63,7 +63,9 @@ def normalize_text(text: str) -> str:
 def _tokenizer() -> jieba.Tokenizer:
     # A private dictionary: features/text.py adds the policy's terms to jieba's global one, which
     # would make the same text tokenise differently depending on what else ran in the process.
-    return jieba.Tokenizer()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()  # jieba would otherwise load its dictionary on the first cut
+    return tokenizer
 
 
 def _words(text: str) -> list[str]:
@@ -237,6 +239,10 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
         self.temperature = temperature
         self.prune = prune
         self.random_state = random_state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        _tokenizer()  # load the private jieba dictionary (~0.7 s) with the model, not mid-request
 
     # features
     def _featurize(self, texts: Sequence[str]) -> sparse.csr_matrix:
