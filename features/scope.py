@@ -34,7 +34,6 @@ _MAKE = (
     "印染",
     "印刷",
     "制作",
-    "研制",
     "精炼",
     "提炼",
     "提取",
@@ -44,7 +43,6 @@ _MAKE = (
     "电镀",
     "屠宰",
     "复配",
-    "合成",
     "年产",
     "产能",
     "生产线",
@@ -52,6 +50,10 @@ _MAKE = (
     "主要产品",
     "主营产品",
     "产品包括",
+)
+_NOT_MAKING = re.compile(
+    r"(?:不|未|无须|无需)(?:从事|含|涉及|包括|进行|开展)[^，,；;。]{0,12}?(?:生产|制造|加工)+"
+    r"|生产性|安全生产|生产资料|生产要素|生产力|数据加工|信息加工"
 )
 _MEDIA = ("影视", "节目", "动漫", "动画", "广告", "网页", "软件", "视频", "音像", "演出", "课件")
 _TRADE = (
@@ -78,6 +80,7 @@ _SERVICE = (
     "安装",
     "设计",
     "研发",
+    "研制",
     "研究",
     "开发",
     "检测",
@@ -173,6 +176,8 @@ def _normalize(text: str) -> str:
 
 def activity_of(text: str) -> Activity:
     """What an item does: make beats trade beats service (a firm that 研发、生产 makes things)."""
+    # 「不从事生产」 and 「生产性服务」 name production without doing it.
+    text = _NOT_MAKING.sub("", text)
     if any(v in text for v in _MAKE if v != "制作") or (
         "制作" in text and not any(m in text for m in _MEDIA)
     ):

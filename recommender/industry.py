@@ -63,7 +63,9 @@ def normalize_text(text: str) -> str:
 def _tokenizer() -> jieba.Tokenizer:
     # A private dictionary: features/text.py adds the policy's terms to jieba's global one, which
     # would make the same text tokenise differently depending on what else ran in the process.
-    return jieba.Tokenizer()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()  # jieba would otherwise load its dictionary on the first cut
+    return tokenizer
 
 
 def _words(text: str) -> list[str]:
@@ -171,9 +173,12 @@ def _sparse_coef(coef: np.ndarray, prune: float) -> sparse.csr_matrix:
     """(n_features, n_outputs) float32 CSR of a linear model's weights, |w| < prune dropped.
 
     Dense weights over ~200,000 n-gram features for every division would take ~80 MB; the small
-    ones change no ranking that matters (checked in the evaluation)."""
-    coef = np.where(np.abs(coef) >= prune, coef, 0.0).astype(np.float32)
-    return sparse.csr_matrix(coef.T)
+    ones change no ranking that matters (checked on the validation split)."""
+    out, feature = np.nonzero(np.abs(coef) >= prune)
+    return sparse.csr_matrix(
+        (coef[out, feature].astype(np.float32), (feature, out)),
+        shape=(coef.shape[1], coef.shape[0]),
+    )
 
 
 class IndustryClassifier(BaseEstimator, ClassifierMixin):
@@ -235,11 +240,18 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
         self.prune = prune
         self.random_state = random_state
 
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        _tokenizer()  # load the private jieba dictionary (~0.7 s) with the model, not mid-request
+
     # features
     def _featurize(self, texts: Sequence[str]) -> sparse.csr_matrix:
         norm = [normalize_text(t) for t in texts]
-        chars = self.char_vec_.transform([_chars(t) for t in norm])
-        words = self.word_vec_.transform(norm)
+        return self._combine(
+            self.char_vec_.transform([_chars(t) for t in norm]), self.word_vec_.transform(norm)
+        )
+
+    def _combine(self, chars: sparse.csr_matrix, words: sparse.csr_matrix) -> sparse.csr_matrix:
         x = sparse.hstack([chars, self.word_weight * words], format="csr")
         return l2_normalize(x).astype(np.float32)
 
@@ -265,15 +277,18 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
             raise ValueError("X and y must be non-empty and of equal length")
         w = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, float)
         norm = [normalize_text(t) for t in texts]
+        # fit_transform tokenises each phrase once (jieba is most of the featurising time).
         self.char_vec_ = TfidfVectorizer(
             analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1, dtype=np.float32
-        ).fit([_chars(t) for t in norm])
+        )
+        chars = self.char_vec_.fit_transform([_chars(t) for t in norm])
         self.word_vec_ = TfidfVectorizer(
             analyzer=_words, sublinear_tf=True, min_df=1, dtype=np.float32
-        ).fit(norm)
+        )
+        words = self.word_vec_.fit_transform(norm)
         self.classes_, y_idx = np.unique(labels, return_inverse=True)
         n_classes = len(self.classes_)
-        xt = self._featurize(texts)
+        xt = self._combine(chars, words)
         self.train_x_t_ = xt.T.tocsr()  # (n_features, n_phrases): one product per query
         self.train_y_ = y_idx.astype(np.int32)
         self.train_w_ = w.astype(np.float32)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from features.scope import is_manufacturing, parse_scope
 
 RAW_SCOPE = (
@@ -64,3 +67,24 @@ def test_is_manufacturing_is_false_for_design_research_headquarters_and_trade() 
     assert not is_manufacturing("新能源汽车技术研发，企业总部管理")
     assert not is_manufacturing("五金、机械设备销售；货物进出口")
     assert not is_manufacturing("影视节目制作；广告制作")
+    assert not is_manufacturing("新药研制；医药技术开发")
+
+
+def test_is_manufacturing_reads_negations_and_compounds_of_production() -> None:
+    assert not is_manufacturing("本公司不从事生产加工，仅做研发和销售")
+    assert not is_manufacturing("化工产品销售（不含生产）")
+    assert not is_manufacturing("现代物流等生产性服务；安全生产咨询；生产资料批发")
+    # 非标/无纺/无机 are parts of product names, not negations.
+    assert is_manufacturing("非标设备制造")
+    assert is_manufacturing("无纺布生产")
+
+
+@settings(max_examples=200, derandomize=True, deadline=None, database=None)
+@given(st.text(max_size=300))
+def test_parse_scope_on_any_text_gives_weighted_non_empty_items(text: str) -> None:
+    items = parse_scope(text)
+    for item in items:
+        assert item.text.strip()
+        assert 0.0 < item.weight <= 1.0
+        assert item.activity in {"make", "trade", "service", "other"}
+    assert is_manufacturing(text) == any(item.activity == "make" for item in items)
