@@ -483,11 +483,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     kb = load_kb_for(kb_dir, ref_dir)
     named = sum(p.named_by_policy for p in kb.parks)
+    catalogue = sum(p.from_catalogue for p in kb.parks)
+    listed = sum(p.from_list for p in kb.parks)
+    counties = sum(p.kind == "county" for p in kb.parks)
     print(
         f"知识库校验通过（{kb_dir}）：{len(kb.zones)} 个区域，{len(kb.chains)} 条产业链，"
-        f"{sum(len(c.segments) for c in kb.chains)} 个环节，{len(kb.parks)} 个园区"
-        f"（政策点名 {named}，目录开发区 {len(kb.parks) - named}），{len(kb.rules)} 条规则；"
-        "每条 source 均为政策原文"
+        f"{sum(len(c.segments) for c in kb.chains)} 个环节，{len(kb.parks)} 个地点"
+        f"（政策点名 {named}，目录开发区 {catalogue}，公开名单县域集群 {listed}，县域 {counties}），"
+        f"{len(kb.rules)} 条规则；政策记录的 source 均为政策原文"
     )
     return 0
 
