@@ -643,6 +643,24 @@ def _county_clusters(
     return lists, out
 
 
+def _county_classes(parks: list[Park]) -> list[Park]:
+    """A county place hosts the classes of the places that lie in it (each at its best weight),
+    so it is compared in class space like them rather than by its chains alone."""
+    best: dict[tuple[str, str], dict[str, ClassRef]] = {}
+    for p in parks:
+        if p.kind != "county" and p.county:
+            here = best.setdefault((p.city, p.county), {})
+            for ref in p.classes:
+                if ref.code not in here or here[ref.code].weight < ref.weight:
+                    here[ref.code] = ref
+    return [
+        p.model_copy(update={"classes": tuple(best[(p.city, p.county or "")].values())})
+        if p.kind == "county" and (p.city, p.county or "") in best
+        else p
+        for p in parks
+    ]
+
+
 def _attach_classes(kb_dir: Path, parks: list[Park], industries: dict[str, Industry]) -> list[Park]:
     """Give each place the GB/T classes place_classes.yaml records for it."""
     path = kb_dir / "place_classes.yaml"
@@ -868,7 +886,7 @@ def load_kb(data_dir: Path | str = DATA_DIR) -> KnowledgeBase:
     )
     parks.extend(clusters)
     parks.extend(county_places(division_rows, zone_of_city, parks))
-    parks = _attach_classes(kb_dir, parks, industries)
+    parks = _county_classes(_attach_classes(kb_dir, parks, industries))
     synonyms: list[Synonyms] = (
         _parse_list(kb_dir / "synonyms.yaml", Synonyms, "terms")
         if (kb_dir / "synonyms.yaml").exists()

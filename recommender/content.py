@@ -37,7 +37,7 @@ class ContentWeights:
 
     classes: float = 0.3  # GB/T class fit, blended with the policy-vocabulary segment fit
     keyword: float = 0.35  # per place product word found in the text (at most two)
-    zone: float = 0.2  # the zone's positioning names the enterprise's segment
+    zone: float = 0.1  # the zone's positioning names the enterprise's segment
 
 
 def park_content(

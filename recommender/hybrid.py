@@ -55,7 +55,7 @@ class HybridWeights:
     # cross-validation on the real-world dev set (recommender/evaluate_realworld.py)
     classes: float = 0.3
     keyword: float = 0.35
-    zone: float = 0.2
+    zone: float = 0.1
 
     def content_parts(self) -> ContentWeights:
         return ContentWeights(classes=self.classes, keyword=self.keyword, zone=self.zone)
