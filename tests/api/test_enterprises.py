@@ -36,7 +36,7 @@ HEADERS_ZH = [
     "用地需求（亩）",
     "来源地",
 ]
-# (industry in the listed-company file, GB/T code, main business, products, R&D intensity)
+# (industry, GB/T code, main business, products, R&D intensity)
 PROFILES = {
     "电气设备": ("C3824", "研发生产电力电子元器件、变频器和智能配电设备", "IGBT模块、变频器", 0.05),
     "化工原料": (
@@ -78,24 +78,20 @@ CITIES = ["石家庄", "唐山", "保定", "廊坊", "沧州", "邯郸", "邢台
 ORIGINS = ["北京", "天津", "河北", "其他省份", "境外"]
 
 
-def listed_companies() -> list[dict[str, str]]:
-    with (ROOT / "data" / "reference" / "hebei_listed_companies.csv").open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 def enterprise_rows(tag: str, n: int) -> list[list[Any]]:
-    """`n` realistic rows built from the names and industries of Hebei's listed companies."""
-    companies = listed_companies()
+    """`n` realistic rows of generated test enterprises (never real firms), one industry each."""
+    industries = [*PROFILES, "其他"]
     rows: list[list[Any]] = []
     for i in range(n):
-        c = companies[i % len(companies)]
-        code, business, products, rd = PROFILES.get(c["industry"], FALLBACK)
+        industry = industries[i % len(industries)]
+        code, business, products, rd = PROFILES.get(industry, FALLBACK)
         city = CITIES[i % len(CITIES)]
+        name = f"测试样本{industry}企业{i + 1:04d}"
         rows.append(
             [
                 f"{tag}-{i + 1:04d}",
-                f"{c['name']}（{city}）第{i // len(companies) + 1}分公司",
-                f"{c['name']}在{city}的投资项目：{business}",
+                f"{name}（{city}）",
+                f"{name}在{city}的投资项目：{business}",
                 code,
                 products,
                 50 + (i * 37) % 2000,
