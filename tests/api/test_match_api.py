@@ -55,7 +55,8 @@ def test_match_answers_per_contract(http: httpx.Client, trained_settings: Settin
         assert set(p["score_breakdown"]) == {"content", "collaborative", "policy", "registry"}
         assert abs(sum(p["score_breakdown"].values()) - p["score"]) < 1e-3
         assert p["reasons"] and all(
-            r["kind"] in {"chain", "cluster", "zone", "policy", "similar"} for r in p["reasons"]
+            r["kind"] in {"chain", "industry", "cluster", "zone", "policy", "similar", "registry"}
+            for r in p["reasons"]
         )
         assert any(r["kind"] == "chain" and r["source"] for r in p["reasons"])
         assert p["city"] and not p["city"].endswith("市")

@@ -27,9 +27,11 @@ def small(kb: KnowledgeBase) -> tuple[Matcher, dict[str, float]]:
 def test_trained_model_beats_chance_on_held_out_enterprises(
     small: tuple[Matcher, dict[str, float]],
 ) -> None:
-    _, metrics = small
+    matcher, metrics = small
     assert metrics["auc"] > 0.7  # chance is 0.5
-    assert metrics["ndcg@10"] > 0.1  # a random ranking of ~250 parks scores about 0.02
+    # A random ranking puts the one chosen place in the top 10 with NDCG ≈ Σ 1/log2(k+1) / n.
+    chance = sum(1 / np.log2(k + 1) for k in range(1, 11)) / len(matcher.parks)
+    assert metrics["ndcg@10"] > 8 * chance
 
 
 def test_bundle_round_trip_scores_the_same(
