@@ -21,23 +21,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features import registry as reg
 from features.kb import COUNTY_PREFIX, KnowledgeBase
+from features.tables import TableLimits, open_table
 from recommender.hybrid import Matcher
 from recommender.registry import FIRM_PREFIX, place_counties, place_scores, placement_history
 from recommender.train import REGISTRY_WEIGHT, TrainParams, profiles, train_matcher
 
+PLACEMENT_COLUMNS = ("firm_id", "name", "scope", "county_code", "city", "county", "reg_date")
 MODELS = ("prior", "registry_knn", "content", "content_lightfm", "hybrid", "hybrid_served")
 METRICS = ("city@1", "city@3", "county@1", "county@3")
 WEIGHT_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)
-# Headers of a market-regulation registry export, and the English aliases accepted.
-ALIASES = {
-    "企业名称": ("name", "company_name", "enterprise_name"),
-    "统一社会信用代码": ("credit_code", "unified_social_credit_code", "uscc"),
-    "注册日期": ("reg_date", "registration_date", "established"),
-    "经营范围": ("scope", "business_scope"),
-    "地区": ("region", "area"),
-    "注册地址": ("address", "registered_address"),
-}
 
 
 @dataclass(frozen=True)
@@ -53,54 +47,55 @@ class RegistryEvalConfig:
 def read_registry(path: Path | str, kb: KnowledgeBase) -> pd.DataFrame:
     """A registry export (.csv/.xlsx) → located firms in `store.firms.load_placements` columns.
 
-    The county is the credit code's characters 3–8 when that is a Hebei county-level division,
-    else the longest county name found in 地区 or 注册地址 (within the city named there, if any).
-    Firms that cannot be located are left out (the count is reported).
+    Read as the import reads it: the bounded table reader, the same headers and aliases, the GB
+    32100 check, and the county from the code's division, else from 注册地址, else from 地区
+    (`features.registry.locate`). Firms without a county are left out (their count is reported).
     """
     path = Path(path)
-    raw = (
-        pd.read_excel(path, dtype=str)
-        if path.suffix.lower() in (".xlsx", ".xls")
-        else pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    )
-    for zh, en in ALIASES.items():
-        if zh not in raw.columns:
-            for alias in en:
-                if alias in raw.columns:
-                    raw = raw.rename(columns={alias: zh})
-                    break
-    raw = raw.fillna("")
-    counties = {p.park_id.removeprefix(COUNTY_PREFIX): p for p in kb.parks if p.kind == "county"}
-    names = sorted(((p.name, code) for code, p in counties.items()), key=lambda t: -len(t[0]))
-    codes = raw.get("统一社会信用代码", pd.Series([""] * len(raw))).astype(str).str.strip()
-    place = raw.get("地区", "").astype(str) + " " + raw.get("注册地址", "").astype(str)
-    out_codes = []
-    for code, where in zip(codes, place, strict=True):
-        division = code[2:8].upper() if len(code) == 18 else ""
-        if division in counties:
-            out_codes.append(division)
-            continue
-        found = next(
-            (c for n, c in names if n in where and (counties[c].city in where or len(n) > 2)), None
-        )
-        out_codes.append(found)
-    firms = pd.DataFrame(
-        {
-            "firm_id": [
-                c if c and c.upper() != "N/A" else f"row{i}" for i, c in enumerate(codes, start=2)
-            ],
-            "name": raw.get("企业名称", ""),
-            "scope": raw.get("经营范围", ""),
-            "county_code": out_codes,
-            "reg_date": raw.get("注册日期", ""),
-        }
-    )
-    firms = firms[firms["county_code"].notna() & (firms["scope"].str.strip().str.len() >= 4)]
-    firms = firms.drop_duplicates("firm_id")
-    firms["city"] = [counties[c].city for c in firms["county_code"]]
-    firms["county"] = [counties[c].name for c in firms["county_code"]]
-    firms.attrs["rows"] = len(raw)
-    return firms.reset_index(drop=True)
+    limits = TableLimits(max_bytes=200 * 1024 * 1024, max_rows=1_000_000)
+    with path.open("rb") as fh:
+        header, rows = open_table(fh, path.name, limits)
+        columns, _, problems = reg.header_columns(header)
+        if problems or not {"name", "scope"} <= set(columns):
+            raise ValueError(
+                f"{path.name} 的表头无法识别：{'；'.join(problems) or '缺少企业名称或经营范围'}"
+            )
+        divisions = reg.load_divisions()
+        counties = {p.park_id.removeprefix(COUNTY_PREFIX) for p in kb.parks if p.kind == "county"}
+        out: dict[str, dict[str, Any]] = {}
+        n_rows = 0
+
+        def cell(row: list[str], col: str) -> str:
+            return "".join(row[j] for j in columns.get(col, ()) if j < len(row) and row[j])
+
+        for row in rows:
+            n_rows += 1
+            code = reg.normalize_code(cell(row, "credit_code"))
+            valid = code is not None and reg.uscc_valid(code)
+            name, address = cell(row, "name"), cell(row, "address")
+            key = code if valid and code else reg.row_key(None, name, address)
+            where = reg.locate(
+                divisions,
+                code if valid else None,
+                valid,
+                address,
+                cell(row, "region"),
+                cell(row, "province"),
+            )
+            scope = cell(row, "scope")
+            if where.county_code in counties and len(scope.strip()) >= 4 and key not in out:
+                out[key] = {
+                    "firm_id": key,
+                    "name": name,
+                    "scope": scope,
+                    "county_code": where.county_code,
+                    "city": where.city,
+                    "county": where.county,
+                    "reg_date": cell(row, "reg_date"),
+                }
+    firms = pd.DataFrame(list(out.values()), columns=list(PLACEMENT_COLUMNS))
+    firms.attrs["rows"] = n_rows
+    return firms
 
 
 def _distinct_hits(
