@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from api.models_service import MatcherHolder
 from api.settings import Settings
 from features.kb import KnowledgeBase
 from recommender.bundle import industry_classifier, new_version, save_bundle
+from recommender.evaluate_realworld import DEV_SET, choose_mix
 from recommender.hybrid import Matcher
 from recommender.metrics import Split
 from recommender.registry import FIRM_PREFIX, placement_history
@@ -106,8 +107,17 @@ def train_new_version(
         progress=lambda share: say("训练模型", 0.05 + 0.75 * share),
         registry_firms=train_firms,
     )
+    realworld: dict[str, float] = {}
+    if DEV_SET.exists():
+        # The learned part's share is chosen on real firms of public sources, never on the
+        # placements it was trained on (issue 11: weights chosen on real cases).
+        say("在公开真实案例上选择学习部分的权重", 0.8)
+        mix, realworld = choose_mix(matcher)
+        matcher.weights = replace(matcher.weights, content=1 - mix, collaborative=mix)
     say("评估新版本", 0.82)
     metrics = _round(evaluate_on(matcher, split))
+    metrics.update({f"realworld_{k}": v for k, v in realworld.items() if k != "n"})
+    metrics["learned_share"] = round(matcher.weights.collaborative, 4)
     metrics["train_seconds"] = round(time.perf_counter() - t0, 1)
     baseline = None
     if current is not None and current.collab is not None:

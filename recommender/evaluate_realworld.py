@@ -33,7 +33,7 @@ GRID = {
     "keyword": (0.0, 0.1, 0.2, 0.35),
     "zone": (0.05, 0.1, 0.2),  # the policy's zone positioning always counts a little
 }
-MIX = (0.0, 0.1, 0.2, 0.35, 0.5)  # share of the learned part, when there is one
+MIX = (0.0, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8)  # share of the learned part, when there is one
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,7 @@ class Prepared:
     policy: np.ndarray
     excluded: np.ndarray  # bool
     top_chain: str | None
+    registry: np.ndarray | None = None  # the weighted registry term, when the model has one
 
 
 def prepare(matcher: Matcher, cases: Sequence[Case]) -> list[Prepared]:
@@ -137,6 +138,7 @@ def prepare(matcher: Matcher, cases: Sequence[Case]) -> list[Prepared]:
                 policy=s.policy.adjustment * matcher.weights.policy,
                 excluded=excluded,
                 top_chain=chains[0]["chain_id"] if chains else None,
+                registry=s.registry,
             )
         )
     return out
@@ -152,6 +154,8 @@ def final_scores(
         final = p.collab.copy()
     else:
         final = (1 - mix) * inside + bonus + mix * p.collab + p.policy
+        if p.registry is not None:
+            final = final + p.registry
     final[p.excluded] = -np.inf
     return final
 
@@ -187,6 +191,22 @@ def choose(
             score = _objective(score_cases(matcher, prepared, w, mix))
             if best is None or score > best[0] + 1e-9:
                 best = (score, w, mix)
+    assert best is not None
+    return best[1], best[2]
+
+
+def choose_mix(matcher: Matcher, cases: Sequence[Case] | None = None) -> tuple[float, dict]:
+    """The share of the learned part for a freshly trained matcher, chosen on the real-world cases
+    (the content weights stay as cross-validated): (mix, the metrics at that mix). Ties go to the
+    smaller share, so the learned part must earn its weight on real firms."""
+    cases = list(cases) if cases is not None else load_cases()
+    prepared = prepare(matcher, cases)
+    w = matcher.weights.content_parts()
+    best: tuple[float, float, dict] | None = None
+    for mix in MIX:
+        m = score_cases(matcher, prepared, w, mix)
+        if best is None or _objective(m) > best[0] + 1e-9:
+            best = (_objective(m), mix, m)
     assert best is not None
     return best[1], best[2]
 

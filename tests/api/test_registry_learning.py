@@ -12,6 +12,7 @@ import pytest
 from api import cli
 from api.settings import Settings
 from features.kb import KnowledgeBase
+from recommender.evaluate_realworld import MIX
 from recommender.synthetic_registry import RegistryParams, generate_registry, to_export
 from store import firms as registry
 from store.db import get_sessionmaker, migrate
@@ -80,3 +81,17 @@ def test_chain_gaps_count_the_registry_with_its_source(registry_server: LiveServ
     registry = [c for s in segments for c in s["counts"] if c["source"].startswith("企业登记名录")]
     assert registry and sum(c["count"] for c in registry) > 0
     assert all("清河县已登记" in c["source"] for c in registry)
+
+
+def test_learned_share_is_chosen_on_the_public_real_world_cases(
+    registry_server: LiveServer,
+) -> None:
+    r = httpx.get(
+        f"{registry_server.url}/v1/models",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=30,
+    )
+    served = next(m for m in r.json()["data"] if m["serving"])
+    metrics = served["metrics"]
+    assert metrics["learned_share"] in MIX
+    assert 0 <= metrics["realworld_city@3"] <= 1 and "realworld_chain@1" in metrics
