@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.kb import COUNTY_PREFIX, KnowledgeBase, load_kb
+from features.registry import uscc_check_char
 
 GENERIC = (
     "五金交电",
@@ -41,8 +42,6 @@ TAILS = (
     "",
 )
 TYPES = ("有限责任公司(自然人投资或控股)", "有限责任公司(自然人独资)", "股份有限公司(非上市)")
-CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 EXPORT_COLUMNS = (
     "企业名称",
@@ -72,8 +71,7 @@ def credit_code(division: str, serial: int) -> str:
     org_check = (11 - org_sum % 11) % 11
     org = body + ("X" if org_check == 10 else str(org_check))
     head = "91" + division + org
-    total = sum(CODE_CHARS.index(c) * w for c, w in zip(head, CODE_WEIGHTS, strict=True))
-    return head + CODE_CHARS[(31 - total % 31) % 31]
+    return head + uscc_check_char(head)
 
 
 def county_specialities(kb: KnowledgeBase, rng: np.random.Generator) -> dict[str, list[str]]:
