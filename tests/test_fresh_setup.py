@@ -89,9 +89,9 @@ def test_fresh_setup_pages_show_the_learned_part_is_off(
 
 
 def test_setup_removes_an_earlier_versions_synthetic_history(
-    tmp_path: Path, kb: KnowledgeBase
+    tmp_path: Path, kb: KnowledgeBase, db_url: str
 ) -> None:
-    settings = _settings(tmp_path)
+    settings = _settings(tmp_path).model_copy(update={"database_url": db_url})
     migrate(settings.database_url)
     sessions = get_sessionmaker(settings.database_url)
     sync_kb(sessions, kb)
