@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import cache
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 from typing import Any
@@ -55,16 +56,24 @@ def git_sha() -> str | None:
 _INDUSTRY: dict[str, Any] = {}
 
 
+@cache
+def _industry_key() -> str:
+    """What the fitted classifier depends on: its four reference texts, its source and the library
+    versions (read once per process; other reference files do not invalidate the cache)."""
+    h = hashlib.sha256()
+    names = (industry.NOTES_FILE, industry.SCOPE_FILE, industry.TAGS_FILE, industry.CODES_FILE)
+    for path in [industry.REF_DIR / n for n in names] + [Path(industry.__file__)]:
+        h.update(path.read_bytes())
+    h.update(json.dumps(library_versions(), sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
 def industry_classifier(cache_dir: Path | None = None) -> Any:
     """The industry classifier fitted on the official texts in data/reference, fitted once per
     process and, with `cache_dir`, once per machine: the pickle is keyed by the SHA-256 of those
     texts, the classifier's source and the library versions, and unpickled only when its own
     SHA-256 (written beside it) matches — a file this project wrote, never one from elsewhere."""
-    h = hashlib.sha256()
-    for path in sorted(industry.REF_DIR.glob("*.csv")) + [Path(industry.__file__)]:
-        h.update(path.read_bytes())
-    h.update(json.dumps(library_versions(), sort_keys=True).encode())
-    key = h.hexdigest()[:16]
+    key = _industry_key()
     if key in _INDUSTRY:
         return _INDUSTRY[key]
     clf = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -181,18 +181,35 @@ def _objective(m: dict[str, float]) -> float:
     return m["city@3"] + 0.5 * m["city@1"]
 
 
+def _best(
+    matcher: Matcher,
+    prepared: Sequence[Prepared],
+    candidates: Iterable[tuple[ContentWeights, float]],
+) -> tuple[ContentWeights, float, dict[str, float]]:
+    """The (content weights, learned share) scoring best on `prepared`, and its metrics; the
+    first candidate wins a tie, so candidates are listed simplest first."""
+    best: tuple[float, ContentWeights, float, dict[str, float]] | None = None
+    for w, mix in candidates:
+        m = score_cases(matcher, prepared, w, mix)
+        if best is None or _objective(m) > best[0] + 1e-9:
+            best = (_objective(m), w, mix, m)
+    if best is None:
+        raise ValueError("no candidate weights")
+    return best[1], best[2], best[3]
+
+
 def choose(
     matcher: Matcher, prepared: Sequence[Prepared], learned: bool
 ) -> tuple[ContentWeights, float]:
-    best: tuple[float, ContentWeights, float] | None = None
-    for cw, kw, zw in itertools.product(GRID["classes"], GRID["keyword"], GRID["zone"]):
-        w = ContentWeights(classes=cw, keyword=kw, zone=zw)
-        for mix in MIX if learned else (0.0,):
-            score = _objective(score_cases(matcher, prepared, w, mix))
-            if best is None or score > best[0] + 1e-9:
-                best = (score, w, mix)
-    assert best is not None
-    return best[1], best[2]
+    grid = itertools.product(
+        GRID["classes"], GRID["keyword"], GRID["zone"], MIX if learned else (0.0,)
+    )
+    w, mix, _ = _best(
+        matcher,
+        prepared,
+        ((ContentWeights(classes=c, keyword=k, zone=z), m) for c, k, z, m in grid),
+    )
+    return w, mix
 
 
 def choose_mix(matcher: Matcher, cases: Sequence[Case] | None = None) -> tuple[float, dict]:
@@ -200,15 +217,9 @@ def choose_mix(matcher: Matcher, cases: Sequence[Case] | None = None) -> tuple[f
     (the content weights stay as cross-validated): (mix, the metrics at that mix). Ties go to the
     smaller share, so the learned part must earn its weight on real firms."""
     cases = list(cases) if cases is not None else load_cases()
-    prepared = prepare(matcher, cases)
     w = matcher.weights.content_parts()
-    best: tuple[float, float, dict] | None = None
-    for mix in MIX:
-        m = score_cases(matcher, prepared, w, mix)
-        if best is None or _objective(m) > best[0] + 1e-9:
-            best = (_objective(m), mix, m)
-    assert best is not None
-    return best[1], best[2]
+    _, mix, metrics = _best(matcher, prepare(matcher, cases), ((w, m) for m in MIX))
+    return mix, metrics
 
 
 def cross_validate(
