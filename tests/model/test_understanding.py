@@ -49,6 +49,15 @@ def test_plant_extract_text_reaches_handan(matcher: Matcher) -> None:
     assert top[0]["city"] == "邯郸"
 
 
+def test_ski_equipment_text_reaches_zhangjiakou(matcher: Matcher) -> None:
+    # The policy names 冰雪运动装备 for 张承; the province's ice-and-snow equipment parks are in 张家口.
+    parks = _top(matcher, "滑雪板、雪地摩托和造雪机", 20)
+    cities = list(dict.fromkeys(p["city"] for p in parks))
+    assert "张家口" in cities[:3], cities[:5]
+    zjk = next(p for p in parks if p["city"] == "张家口")
+    assert any(r["kind"] == "cluster" and "冰雪" in r["text"] for r in zjk["reasons"])
+
+
 @pytest.mark.parametrize(
     "text", ["实木家具和办公家具的设计与生产", "自行车、电动自行车及童车的生产"]
 )
