@@ -110,7 +110,7 @@ def login(
     # A new CSRF nonce at login: a nonce planted or read before the login is worth nothing after.
     renew_csrf(request, response)
     response.headers["Cache-Control"] = "no-store"
-    api_leads.warm(state, api_leads.lead_cache(request))
+    leads_service.warm(state, leads_service.lead_pool(request.app.state))
     return response
 
 
@@ -265,10 +265,10 @@ def chain_gaps_page(
     request: Request, park_id: str, state: StateDep, session: SessionDep, _: BureauPageDep
 ) -> HTMLResponse:
     try:
-        view = api_leads.park_view(state, session, api_leads.lead_cache(request), park_id)
+        view = leads_service.park_view(state, leads_service.lead_pool(request.app.state), park_id)
     except AppError as exc:
         return error_page(request, "未找到园区", exc.detail, exc.status_code)
-    body = api_leads.gaps_body(view)
+    body = leads_service.gaps_body(view)
     segments = [s for c in body["chains"] for s in c["segments"]]
     context = {
         **park_page_context(state, view.park),
@@ -340,10 +340,9 @@ def leads_page(
         "offset": (page_no - 1) * PAGE_SIZE,
     }
     try:
-        r = api_leads.ranked(
+        r = leads_service.ranked(
             state,
-            session,
-            api_leads.lead_cache(request),
+            leads_service.lead_pool(request.app.state),
             park_id,
             filters,
             PAGE_SIZE,
@@ -365,10 +364,9 @@ def _export(
     request: Request, state: Any, session: Any, park_id: str, filters: LeadFilters, kind: str
 ) -> Response:
     try:
-        r = api_leads.ranked(
+        r = leads_service.ranked(
             state,
-            session,
-            api_leads.lead_cache(request),
+            leads_service.lead_pool(request.app.state),
             park_id,
             filters,
             api_leads.MAX_EXPORT,
