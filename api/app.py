@@ -10,10 +10,10 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.types import ASGIApp
 
+from api import leads_service
 from api.auth import admin_token_hash
 from api.deps import AppState, StateDep
 from api.docs import install_docs
-from api import leads_service
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, redact_access_log
 from api.models_service import MatcherHolder, load_serving_matcher

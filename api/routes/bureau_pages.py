@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from api import leads_service
 from api.auth import (
     ROLE_RANK,
     BureauPageDep,
