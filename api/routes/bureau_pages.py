@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from api import leads_service
 from api.auth import (
@@ -400,14 +399,12 @@ REPORT_PARKS = 5
 
 
 def enterprise_payload(session: Any, enterprise_id: str) -> dict[str, Any] | None:
-    """A pool enterprise as a /v1/match payload (by imported id, or db<primary key>)."""
-    stmt = select(Enterprise).where(Enterprise.external_id == enterprise_id)
-    e = session.scalars(stmt).first()
-    key = enterprise_id.removeprefix("db")
-    # ASCII digits only ("db²" passed isdigit() and then broke int()), and within the column's range.
-    numeric = key != enterprise_id and re.fullmatch(r"[0-9]{1,10}", key) is not None
-    if e is None and numeric and int(key) <= MAX_ID:
-        e = session.get(Enterprise, int(key))
+    """A pool enterprise as a /v1/match payload, by its record id (the `enterprise_id` of every
+    answer)."""
+    # ASCII digits only ("²" passes isdigit() and then breaks int()), and within the column's range.
+    if re.fullmatch(r"[0-9]{1,10}", enterprise_id) is None or int(enterprise_id) > MAX_ID:
+        return None
+    e = session.get(Enterprise, int(enterprise_id))
     if e is None:
         return None
     payload = {

@@ -26,7 +26,6 @@ MAX_LIMIT = 200
 MAX_EXPORT = 5000
 EXPORT_HEADERS = (
     "企业编号",
-    "导入编号",
     "企业名称",
     "来源地",
     "员工人数",
@@ -37,6 +36,7 @@ EXPORT_HEADERS = (
     "对应环节",
     "是否补链",
     "推荐理由",
+    "导入编号",
 )
 ERRORS: dict[int | str, dict[str, Any]] = {
     **error_responses(401, 403, 503),
@@ -202,7 +202,6 @@ def export_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
         rows.append(
             [
                 e["enterprise_id"],
-                e["external_id"] or "",
                 e["name"] or "",
                 e["origin"] or "",
                 e["employees"] if e["employees"] is not None else "",
@@ -213,6 +212,7 @@ def export_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
                 f"{seg['chain_name']}·{seg['name']}" if seg else "",
                 "是" if e["fills_gap"] else "否",
                 "\n".join(r["text"] for r in e["reasons"]),
+                e["external_id"] or "",
             ]
         )
     return rows
@@ -241,7 +241,7 @@ def leads_export(
     return export_response(r, fmt)
 
 
-COLUMN_WIDTHS = (10, 14, 28, 10, 10, 10, 10, 10, 10, 30, 10, 80)
+COLUMN_WIDTHS = (10, 28, 10, 10, 10, 10, 10, 10, 30, 10, 80, 14)
 
 
 def export_response(r: RankedLeads, fmt: str) -> Response:
@@ -255,6 +255,6 @@ def export_response(r: RankedLeads, fmt: str) -> Response:
         chinese_name=f"招商线索-{park.name}",
         sheet="招商线索",
         widths=COLUMN_WIDTHS,
-        wrap_columns=(12,),
+        wrap_columns=(11,),
         title=export_title(f"招商线索：{park.name}"),
     )

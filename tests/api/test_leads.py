@@ -23,7 +23,6 @@ PARK = "tangshan_robotics"
 CHAIN_PARK = "cangzhou_canal_laser"
 HEADERS = [
     "企业编号",
-    "导入编号",
     "企业名称",
     "来源地",
     "员工人数",
@@ -34,6 +33,7 @@ HEADERS = [
     "对应环节",
     "是否补链",
     "推荐理由",
+    "导入编号",
 ]
 
 
@@ -280,9 +280,9 @@ def test_leads_export_as_csv_and_xlsx_with_chinese_headers(bureau: httpx.Client)
     assert rows[0] == HEADERS
     assert len(rows) == n + 1
     assert [int(row[0]) for row in rows[1:]] == [d["enterprise_id"] for d in api["data"][:n]]
-    assert [row[1] for row in rows[1:]] == [d["external_id"] or "" for d in api["data"][:n]]
-    assert all(row[3] == "北京" and row[10] in ("是", "否") for row in rows[1:])
-    assert float(rows[1][5]) == api["data"][0]["score"]
+    assert [row[11] for row in rows[1:]] == [d["external_id"] or "" for d in api["data"][:n]]
+    assert all(row[2] == "北京" and row[9] in ("是", "否") for row in rows[1:])
+    assert float(rows[1][4]) == api["data"][0]["score"]
 
     x = bureau.get(f"/v1/parks/{CHAIN_PARK}/leads.xlsx", params=params)
     assert x.status_code == 200
@@ -295,8 +295,8 @@ def test_leads_export_as_csv_and_xlsx_with_chinese_headers(bureau: httpx.Client)
     assert list(values[1]) == HEADERS and ws.freeze_panes == "A3"
     assert len(values) == n + 2
     assert values[2][0] == api["data"][0]["enterprise_id"]
-    assert values[2][5] == api["data"][0]["score"]
-    assert values[2][11]  # the reasons
+    assert values[2][4] == api["data"][0]["score"]
+    assert values[2][10]  # the reasons
 
 
 def test_leads_export_refuses_an_unknown_format(bureau: httpx.Client) -> None:
