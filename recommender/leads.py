@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from features.enterprise import SCALE, EnterpriseProfile
-from features.kb import Rule
+from features.kb import Park, Rule
 from features.text import normalize
 from recommender.hybrid import SIMILAR_SHOWN, Matcher, features_from_scores, item_features
 from recommender.pool import ParkScores, PoolIndex, PoolScorer, chain_scores
@@ -104,6 +104,7 @@ class PoolSnapshot:
     reads one consistent pool even while enterprises are being imported."""
 
     matcher: Matcher
+    parks: tuple[Park, ...]  # the matcher's catalogue when indexed (a KB reload replaces it)
     scorer: PoolScorer
     index: PoolIndex
     record_ids: np.ndarray  # int64, ascending
@@ -115,6 +116,10 @@ class PoolSnapshot:
 
     def __len__(self) -> int:
         return len(self.record_ids)
+
+    def serves(self, matcher: Matcher) -> bool:
+        """Whether the snapshot was indexed for this matcher and its current catalogue."""
+        return self.matcher is matcher and self.parks is matcher.parks
 
     @property
     def stamp(self) -> tuple[int, int]:
@@ -153,6 +158,7 @@ def _build_snapshot(
     profiles = [r.profile for r in rows]
     return PoolSnapshot(
         matcher=matcher,
+        parks=scorer.matcher.parks,
         scorer=scorer,
         index=index,
         record_ids=np.array([r.record_id for r in rows], dtype=np.int64),
@@ -186,7 +192,7 @@ class LeadPool:
     def warm_for(self, matcher: Matcher) -> bool:
         """Whether the pool is indexed for `matcher`."""
         snap = self._snap
-        return snap is not None and snap.matcher is matcher
+        return snap is not None and snap.serves(matcher)
 
     def mark_changed(self, record_ids: Iterable[int]) -> None:
         """Records edited (or deleted) through this process: re-indexed at the next look."""
@@ -196,12 +202,12 @@ class LeadPool:
     def snapshot(self, matcher: Matcher, source: PoolSource) -> PoolSnapshot:
         """The pool as it is now for `matcher`, brought up to date if records changed."""
         snap = self._snap
-        fresh = snap is not None and snap.matcher is matcher and not self._dirty
+        fresh = snap is not None and snap.serves(matcher) and not self._dirty
         if fresh and snap is not None and source.stamp() == snap.stamp:
             return snap
         with self._refresh_lock:
             snap = self._snap
-            if snap is None or snap.matcher is not matcher:
+            if snap is None or not snap.serves(matcher):
                 with self._dirty_lock:
                     self._dirty.clear()
                 rows = source.rows()
