@@ -149,7 +149,8 @@ def lead_pool(app_state: Any) -> LeadPool:
         with _pool_lock:
             pool = getattr(app_state, "lead_pool", None)
             if pool is None:
-                pool = LeadPool()
+                settings = getattr(getattr(app_state, "app", None), "settings", None)
+                pool = LeadPool(cache_dir=settings.reference_cache if settings else None)
                 app_state.lead_pool = pool
     return pool
 

@@ -14,10 +14,16 @@ per (pool generation, park). A lead's score for a park is the park's score in th
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import tempfile
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,8 +31,27 @@ import numpy as np
 from features.enterprise import SCALE, EnterpriseProfile
 from features.kb import Park, Rule
 from features.text import normalize
+from recommender.bundle import library_versions
 from recommender.hybrid import SIMILAR_SHOWN, Matcher, features_from_scores, item_features
 from recommender.pool import ParkScores, PoolIndex, PoolScorer, chain_scores
+
+log = logging.getLogger("investmatch")
+ROOT = Path(__file__).resolve().parents[1]
+# What a pool row's index depends on besides the model, the KB and the record itself.
+SCORING_SOURCES = (
+    "recommender/pool.py",
+    "recommender/content.py",
+    "recommender/classfit.py",
+    "recommender/industry.py",
+    "recommender/hybrid.py",
+    "recommender/rules.py",
+    "recommender/registry.py",
+    "features/text.py",
+    "features/scope.py",
+    "features/enterprise.py",
+)
+# Fresh rows after which an updated index is written to disk again (an import, not an edit).
+SAVE_AFTER = 500
 
 SCALE_NAMES = {
     "micro": "微型（20 人以下）",
@@ -95,6 +120,13 @@ class PoolSource(Protocol):
     def record_ids(self) -> np.ndarray:
         """Every record id (to find deletions)."""
         ...
+
+
+def row_key(row: PoolRow) -> str:
+    """The record id and a digest of its profile: an index row saved under this key is reused
+    for the same record only while the record is unchanged."""
+    digest = hashlib.blake2b(repr(row.profile).encode(), digest_size=8).hexdigest()
+    return f"{row.record_id}:{digest}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,7 +211,10 @@ class LeadPool:
     also found by the cheap `PoolSource.stamp` check each request makes.
     """
 
-    def __init__(self, park_cache: int = PARK_CACHE) -> None:
+    def __init__(self, park_cache: int = PARK_CACHE, cache_dir: Path | None = None) -> None:
+        """`cache_dir`: where the index is kept between restarts (rows of unchanged records are
+        read back instead of re-indexed); None keeps it in memory only."""
+        self.cache_dir = cache_dir
         self._snap: PoolSnapshot | None = None
         self._refresh_lock = threading.Lock()  # one refresh at a time; readers never wait on it
         self._dirty: set[int] = set()
@@ -212,11 +247,73 @@ class LeadPool:
                     self._dirty.clear()
                 rows = source.rows()
                 scorer = PoolScorer(matcher, exact=True)
-                snap = self._new(matcher, scorer, scorer.index([r.profile for r in rows]), rows)
+                snap = self._new(matcher, scorer, self._index_all(scorer, rows), rows)
+                self._save(snap)
             else:
                 snap = self._update(snap, source)
             self._snap = snap
             return snap
+
+    # -- the index on disk -----------------------------------------------------------------------
+    def _path(self, scorer: PoolScorer) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        h = hashlib.sha256()
+        h.update(scorer.fingerprint.encode())
+        h.update(scorer.matcher.kb.digest.encode())
+        for name in SCORING_SOURCES:
+            path = ROOT / name
+            h.update(path.read_bytes() if path.exists() else b"")
+        h.update(json.dumps(library_versions(), sort_keys=True).encode())
+        return self.cache_dir / f"leadpool-{h.hexdigest()[:20]}.npz"
+
+    def _index_all(self, scorer: PoolScorer, rows: Sequence[PoolRow]) -> PoolIndex:
+        """The index of `rows`, reading back the saved rows of unchanged records."""
+        keys = [row_key(r) for r in rows]
+        path = self._path(scorer)
+        saved: PoolIndex | None = None
+        if path is not None and path.exists():
+            try:
+                saved = PoolIndex.load(path)
+                if saved.fingerprint != scorer.fingerprint:
+                    saved = None
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("lead pool index %s not read (%s): indexing afresh", path.name, exc)
+                saved = None
+        where = {k: i for i, k in enumerate(saved.enterprise_ids)} if saved is not None else {}
+        found = [(i, where[k]) for i, k in enumerate(keys) if k in where]
+        missing = [i for i, k in enumerate(keys) if k not in where]
+        parts: list[PoolIndex] = []
+        order: list[int] = []
+        if saved is not None and found:
+            parts.append(saved.take([j for _, j in found]))
+            order += [i for i, _ in found]
+        if missing or not parts:
+            parts.append(
+                scorer.index([rows[i].profile for i in missing], [keys[i] for i in missing])
+            )
+            order += missing
+        if saved is not None:
+            log.info("lead pool: %d rows read back, %d indexed", len(found), len(missing))
+        index = PoolIndex.concat(parts) if len(parts) > 1 else parts[0]
+        return index.take(np.argsort(order, kind="stable"))
+
+    def _save(self, snap: PoolSnapshot) -> None:
+        """Write the snapshot's index (atomically), and remove indexes of other models."""
+        path = self._path(snap.scorer)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".leadpool-", suffix=".npz")
+            os.close(fd)
+            snap.index.save(tmp)
+            os.replace(tmp, path)
+            for old in path.parent.glob("leadpool-*.npz"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only or full disk costs the next restart time, nothing else
+            log.warning("lead pool index not saved (%s)", exc)
 
     def _new(
         self, matcher: Matcher, scorer: PoolScorer, index: PoolIndex, rows: Sequence[PoolRow]
@@ -245,12 +342,13 @@ class LeadPool:
         rows += fresh
         parts = [snap.index.take(keep)]
         if fresh:
-            parts.append(snap.scorer.index([r.profile for r in fresh]))
+            parts.append(snap.scorer.index([r.profile for r in fresh], [row_key(r) for r in fresh]))
         index = PoolIndex.concat(parts) if len(parts) > 1 else parts[0]
         order = np.argsort([r.record_id for r in rows], kind="stable")
-        return self._new(
-            snap.matcher, snap.scorer, index.take(order), [rows[int(i)] for i in order]
-        )
+        out = self._new(snap.matcher, snap.scorer, index.take(order), [rows[int(i)] for i in order])
+        if len(fresh) >= SAVE_AFTER:
+            self._save(out)
+        return out
 
     def park(self, snap: PoolSnapshot, park: int) -> ParkLeads:
         """The park's scores over the pool, ranked (cached for the snapshot)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,3 +273,31 @@ def test_pool_is_updated_row_by_row(matcher: Matcher, records: list[PoolRow]) ->
 
     other = Matcher(matcher.kb, matcher.text, None, version=matcher.version)
     assert pool.snapshot(other, source).matcher is other  # another model: a new index
+
+
+def test_a_restart_reads_the_saved_index_back(
+    matcher: Matcher, records: list[PoolRow], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = ListSource(records[:40])
+    first = LeadPool(cache_dir=tmp_path).snapshot(matcher, source)
+    assert len(list(tmp_path.glob("leadpool-*.npz"))) == 1
+
+    indexed: list[int] = []
+    real = PoolScorer.index
+
+    def counting(
+        self: PoolScorer, profiles: Sequence[EnterpriseProfile], ids: object = None
+    ) -> object:
+        indexed.append(len(profiles))
+        return real(self, profiles, ids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PoolScorer, "index", counting)
+    edited = dataclasses.replace(records[5], profile=EnterpriseProfile(description=NEV))
+    source.records[edited.record_id] = edited
+    again = LeadPool(cache_dir=tmp_path).snapshot(matcher, source)  # a new process, in effect
+    assert indexed == [1]  # only the record edited while the service was down
+    park = park_index(matcher, CHAIN_PARK)
+    fresh = PoolScorer(matcher, exact=True)
+    want = fresh.scores_for_park(real(fresh, [r.profile for r in source.rows()]), park).final
+    np.testing.assert_allclose(LeadPool().park(again, park).scores.final, want, atol=1e-12)
+    assert not np.allclose(LeadPool().park(first, park).scores.final, want)
