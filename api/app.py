@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.types import ASGIApp
 
+from api import leads_service
 from api.auth import admin_token_hash
 from api.deps import AppState, StateDep
 from api.docs import install_docs
@@ -30,7 +31,6 @@ from api.schemas import Health
 from api.security import SecurityHeaders, install_security
 from api.settings import Settings, get_settings
 from features.kb import load_kb
-from recommender.leads import LeadCache
 from store.db import get_sessionmaker
 
 log = logging.getLogger("investmatch")
@@ -67,9 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             admin_hash=admin_token_hash(settings),
         )
         log.info("knowledge base %s: %d parks; model %s", kb.digest, len(kb.parks), matcher.version)
-        app.state.lead_cache = LeadCache()
         if settings.leads_warm:
-            leads_routes.warm(app.state.app, app.state.lead_cache)
+            leads_service.warm(app.state.app, leads_service.lead_pool(app.state))
         yield
 
     app = InvestMatchApp(

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -105,6 +106,7 @@ def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
 
 
+DB_BUSY = "数据库连接繁忙（连接池已满），本次请求未处理；请稍后重试"
 INTERNAL_ERROR = "服务器内部错误，本次操作未完成；请稍后重试，如仍出错请联系管理员"
 
 
@@ -150,6 +152,13 @@ def install_error_handlers(app: FastAPI) -> None:
                 status_code=422,
             )
         raise exc
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_full(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection busy past the pool's timeout: a load peak, not a fault.
+        return JSONResponse(
+            error_body(DB_BUSY, "database_busy"), status_code=503, headers={"Retry-After": "1"}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,26 +1,57 @@
-"""Leads and chain gaps for a park: pool enterprises scored by the serving matcher, seen from the park.
+"""Leads and chain gaps for a park: the enterprise pool scored by the serving matcher's vectorised
+core (`recommender.pool.PoolScorer`), seen from the park.
 
-Pure ranking logic over a `Matcher` and enterprise profiles (no database, no HTTP). A lead's score
-for a park is exactly the park's score in that enterprise's `/v1/match` answer, because both come
-from `Matcher.score`; `LeadCache` keeps the few arrays the leads need per (model version, enterprise).
+Pure ranking logic (no database, no HTTP): `LeadPool` keeps the pool's `PoolIndex` per serving
+matcher and updates it row by row when records are added, edited or deleted; a park's scores over
+the whole pool are one column of the enterprise × park score matrix, computed with numpy and cached
+per (pool generation, park). A lead's score for a park is the park's score in that enterprise's
+`/v1/match` answer: `PoolScorer(exact=True)` keeps the index in float64 and equals
+`Matcher.score` to rounding (tests/recommender/test_pool.py).
+
+`enterprise_id` in every answer is the enterprise's record id (the database id that
+`/v1/interactions` takes); the id it was imported under is `external_id`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import tempfile
 import threading
-import weakref
 from collections import Counter, OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from features.enterprise import SCALE, EnterpriseProfile
-from features.kb import Rule
-from recommender.collab import Features
-from recommender.content import CLASSES_KEPT
-from recommender.hybrid import SIMILAR_SHOWN, Matcher, Scored, item_features
+from features.kb import Park, Rule
+from features.text import normalize
+from recommender.bundle import library_versions
+from recommender.hybrid import SIMILAR_SHOWN, Matcher, features_from_scores, item_features
+from recommender.pool import ParkScores, PoolIndex, PoolScorer, chain_scores
+
+log = logging.getLogger("investmatch")
+ROOT = Path(__file__).resolve().parents[1]
+# What a pool row's index depends on besides the model, the KB and the record itself.
+SCORING_SOURCES = (
+    "recommender/pool.py",
+    "recommender/content.py",
+    "recommender/classfit.py",
+    "recommender/industry.py",
+    "recommender/hybrid.py",
+    "recommender/rules.py",
+    "recommender/registry.py",
+    "features/text.py",
+    "features/scope.py",
+    "features/enterprise.py",
+)
+# Fresh rows after which an updated index is written to disk again (an import, not an edit).
+SAVE_AFTER = 500
 
 SCALE_NAMES = {
     "micro": "微型（20 人以下）",
@@ -43,9 +74,8 @@ CANDIDATES = 5
 # Where each count of a chain-gap answer comes from (registry counts name their import).
 RECORDED_SOURCE = "招商部门记录的签约/落地（互动记录）"
 DESCRIPTION_CHARS = 120
-# About 9 KB an enterprise with the 437 places (parks and counties), 11 KB with a registry term:
-# ~225–285 MB when full.
-DEFAULT_CACHE_SIZE = 25_000
+# Parks whose ranked view of the pool is kept (each about 6 float64s an enterprise: 1 MB at 20,000).
+PARK_CACHE = 64
 
 
 def scale_of(employees: int | None) -> str | None:
@@ -65,116 +95,292 @@ def shorten(text: str, n: int = DESCRIPTION_CHARS) -> str:
 
 
 @dataclass(frozen=True)
-class LeadVector:
-    """What the leads need of one enterprise's `Scored`, small enough to cache for a whole pool.
+class PoolRow:
+    """One enterprise record of the pool: its record id (the database id, which every answer
+    calls `enterprise_id`), the id it was imported under, and its profile."""
 
-    Arrays of shape (n_parks,) are aligned to `matcher.parks`; `segment_scores` to `matcher.segment_ids`.
-    """
-
-    enterprise_id: str
+    record_id: int
+    external_id: str | None
     profile: EnterpriseProfile
-    final: np.ndarray  # float64, −inf where the policy excludes the park
-    content: np.ndarray  # float32, weighted as in the score
-    collaborative: np.ndarray  # float32, weighted
-    policy: np.ndarray  # float32, weighted adjustment
-    registry: np.ndarray | None  # float32, weighted registry term; None without a registry
-    best_segment: np.ndarray  # int16, the segment that gave each park its content fit
-    segment_scores: np.ndarray  # float32
-    terms: dict[int, tuple[str, ...]]  # segment index → policy terms found (segments with any)
-    keywords: dict[int, list[str]]  # park index → its product words found in the text
-    code_segments: frozenset[int]
-    excluded: dict[int, Rule]
-    applied: Mapping[int, list[Rule]]  # lazy (rules.AppliedRules): read for shown leads only
-    user_features: Features
-    has_collab: bool
 
 
-def summarise(matcher: Matcher, enterprise_id: str, e: EnterpriseProfile, s: Scored) -> LeadVector:
-    sig = s.signals
-    return LeadVector(
-        enterprise_id=enterprise_id,
-        profile=e,
-        final=np.asarray(s.final, dtype=np.float64),
-        content=s.content.astype(np.float32),
-        collaborative=s.collaborative.astype(np.float32),
-        policy=(s.policy.adjustment * matcher.weights.policy).astype(np.float32),
-        registry=s.registry.astype(np.float32) if s.registry is not None else None,
-        best_segment=sig.park_best_segment.astype(np.int16),
-        segment_scores=sig.segment_scores.astype(np.float32),
-        terms={j: tuple(t) for j, t in enumerate(sig.text.terms) if t},
-        keywords=dict(sig.park_keywords),
-        code_segments=sig.code_segments,
-        excluded=dict(s.policy.excluded),
-        applied=s.policy.applied,
-        user_features=list(s.user_features),
-        has_collab=s.collab_raw is not None,
+class PoolSource(Protocol):
+    """Where the pool's records come from (the database, in the service). Each call is one short
+    query: nothing holds a connection while the pool is scored."""
+
+    def stamp(self) -> tuple[int, int]:
+        """(number of records, largest record id): a cheap check that nothing was added or
+        deleted since the last look."""
+        ...
+
+    def rows(self, *, ids: Sequence[int] | None = None, above: int | None = None) -> list[PoolRow]:
+        """Records by id, or those with an id above `above`, or (neither given) all of them."""
+        ...
+
+    def record_ids(self) -> np.ndarray:
+        """Every record id (to find deletions)."""
+        ...
+
+
+def row_key(row: PoolRow) -> str:
+    """The record id and a digest of its profile: an index row saved under this key is reused
+    for the same record only while the record is unchanged."""
+    digest = hashlib.blake2b(repr(row.profile).encode(), digest_size=8).hexdigest()
+    return f"{row.record_id}:{digest}"
+
+
+@dataclass(frozen=True, eq=False)
+class PoolSnapshot:
+    """The pool indexed for one serving matcher; row i is record `record_ids[i]`, rows in
+    ascending record id. Immutable: a refresh builds a new snapshot and swaps it in, so a request
+    reads one consistent pool even while enterprises are being imported."""
+
+    matcher: Matcher
+    parks: tuple[Park, ...]  # the matcher's catalogue when indexed (a KB reload replaces it)
+    scorer: PoolScorer
+    index: PoolIndex
+    record_ids: np.ndarray  # int64, ascending
+    external_ids: list[str | None]
+    profiles: list[EnterpriseProfile]
+    origin: np.ndarray  # object: the origin of each row ("" when unknown)
+    scale: np.ndarray  # object: the scale bucket of each row ("" when unknown)
+    generation: int
+
+    def __len__(self) -> int:
+        return len(self.record_ids)
+
+    def serves(self, matcher: Matcher) -> bool:
+        """Whether the snapshot was indexed for this matcher and its current catalogue."""
+        return self.matcher is matcher and self.parks is matcher.parks
+
+    @property
+    def stamp(self) -> tuple[int, int]:
+        return len(self.record_ids), int(self.record_ids[-1]) if len(self.record_ids) else 0
+
+    def rows_of(self, record_ids: Iterable[int]) -> np.ndarray:
+        """Rows of the given record ids (ids not in the pool are left out)."""
+        ids = np.fromiter(record_ids, dtype=np.int64)
+        pos = np.searchsorted(self.record_ids, ids)
+        ok = pos < len(self.record_ids)
+        ok[ok] = self.record_ids[pos[ok]] == ids[ok]
+        return np.unique(pos[ok])
+
+    def rows_mask(self, record_ids: Iterable[int]) -> np.ndarray:
+        mask = np.zeros(len(self), dtype=bool)
+        mask[self.rows_of(record_ids)] = True
+        return mask
+
+
+@dataclass(frozen=True)
+class ParkLeads:
+    """One park's view of the whole pool (cached per snapshot and park)."""
+
+    scores: ParkScores
+    order: np.ndarray  # rows the policy admits, best score first, ties by record id
+    segment: np.ndarray  # (n,) int: the park segment each row serves best, −1 for none
+
+
+def _build_snapshot(
+    matcher: Matcher,
+    scorer: PoolScorer,
+    index: PoolIndex,
+    rows: Sequence[PoolRow],
+    generation: int,
+) -> PoolSnapshot:
+    profiles = [r.profile for r in rows]
+    return PoolSnapshot(
+        matcher=matcher,
+        parks=scorer.matcher.parks,
+        scorer=scorer,
+        index=index,
+        record_ids=np.array([r.record_id for r in rows], dtype=np.int64),
+        external_ids=[r.external_id for r in rows],
+        profiles=profiles,
+        origin=np.array([p.origin or "" for p in profiles], dtype=object),
+        scale=np.array([scale_of(p.employees) or "" for p in profiles], dtype=object),
+        generation=generation,
     )
 
 
-class LeadCache:
-    """An LRU of `LeadVector`s keyed by (model version, enterprise id), for one serving matcher.
+class LeadPool:
+    """The enterprise pool of the service, indexed once per serving matcher (`PoolScorer`) and
+    kept up to date row by row: records added, edited or deleted are re-indexed alone, never the
+    whole table. A different matcher object (a new or rolled-back version) builds a new index.
 
-    An entry is reused only while the enterprise's profile is unchanged, so an edited record is
-    rescored; a different matcher object (a new or rolled-back version) empties the cache.
+    Writers call `mark_changed` for edited records; additions and deletions by any process are
+    also found by the cheap `PoolSource.stamp` check each request makes.
     """
 
-    def __init__(self, maxsize: int = DEFAULT_CACHE_SIZE) -> None:
-        self.maxsize = maxsize
-        self._entries: OrderedDict[tuple[str, str], LeadVector] = OrderedDict()
-        self._owner: weakref.ref[Matcher] | None = None
-        # One lock for lookups and filling: two cold requests must not both score the same pool.
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
+    def __init__(self, park_cache: int = PARK_CACHE, cache_dir: Path | None = None) -> None:
+        """`cache_dir`: where the index is kept between restarts (rows of unchanged records are
+        read back instead of re-indexed); None keeps it in memory only."""
+        self.cache_dir = cache_dir
+        self._snap: PoolSnapshot | None = None
+        self._refresh_lock = threading.Lock()  # one refresh at a time; readers never wait on it
+        self._dirty: set[int] = set()
+        self._dirty_lock = threading.Lock()
+        self._generation = 0
+        self._parks: OrderedDict[tuple[int, int], ParkLeads] = OrderedDict()
+        self._parks_lock = threading.Lock()
+        self._park_cache = park_cache
 
     def warm_for(self, matcher: Matcher) -> bool:
-        """Whether entries of `matcher` are held (a different matcher empties the cache)."""
-        return bool(self._entries) and self._owner is not None and self._owner() is matcher
+        """Whether the pool is indexed for `matcher`."""
+        snap = self._snap
+        return snap is not None and snap.serves(matcher)
 
-    def vectors(
-        self, matcher: Matcher, items: Sequence[tuple[str, EnterpriseProfile]]
-    ) -> list[LeadVector]:
-        """The vectors of `items` ((enterprise id, profile) pairs), scoring those not cached."""
-        with self._lock:
-            if self._owner is None or self._owner() is not matcher:
-                self._entries.clear()
-                self._owner = weakref.ref(matcher)
-            out: list[LeadVector] = []
-            ranked = self._classify_missing(matcher, items)
-            for eid, profile in items:
-                key = (matcher.version, eid)
-                v = self._entries.get(key)
-                if v is None or v.profile != profile:
-                    s = matcher.score(profile, ranked=ranked.get(eid))
-                    v = summarise(matcher, eid, profile, s)
-                    self._entries[key] = v
-                    self.misses += 1
-                else:
-                    self.hits += 1
-                self._entries.move_to_end(key)
-                out.append(v)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
-            return out
+    def mark_changed(self, record_ids: Iterable[int]) -> None:
+        """Records edited (or deleted) through this process: re-indexed at the next look."""
+        with self._dirty_lock:
+            self._dirty.update(int(i) for i in record_ids)
 
-    def _classify_missing(
-        self, matcher: Matcher, items: Sequence[tuple[str, EnterpriseProfile]]
-    ) -> dict[str, list[tuple[str, float]]]:
-        """The classifier's reading of every enterprise not cached, in one batch."""
-        if matcher.industry is None:
-            return {}
-        missing = [
-            (eid, p)
-            for eid, p in items
-            if (v := self._entries.get((matcher.version, eid))) is None or v.profile != p
+    def snapshot(self, matcher: Matcher, source: PoolSource) -> PoolSnapshot:
+        """The pool as it is now for `matcher`, brought up to date if records changed."""
+        snap = self._snap
+        fresh = snap is not None and snap.serves(matcher) and not self._dirty
+        if fresh and snap is not None and source.stamp() == snap.stamp:
+            return snap
+        with self._refresh_lock:
+            snap = self._snap
+            if snap is None or not snap.serves(matcher):
+                with self._dirty_lock:
+                    self._dirty.clear()
+                rows = source.rows()
+                scorer = PoolScorer(matcher, exact=True)
+                snap = self._new(matcher, scorer, self._index_all(scorer, rows), rows)
+                self._save(snap)
+            else:
+                snap = self._update(snap, source)
+            self._snap = snap
+            return snap
+
+    # -- the index on disk -----------------------------------------------------------------------
+    def _path(self, scorer: PoolScorer) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        h = hashlib.sha256()
+        h.update(scorer.fingerprint.encode())
+        h.update(scorer.matcher.kb.digest.encode())
+        for name in SCORING_SOURCES:
+            path = ROOT / name
+            h.update(path.read_bytes() if path.exists() else b"")
+        h.update(json.dumps(library_versions(), sort_keys=True).encode())
+        return self.cache_dir / f"leadpool-{h.hexdigest()[:20]}.npz"
+
+    def _index_all(self, scorer: PoolScorer, rows: Sequence[PoolRow]) -> PoolIndex:
+        """The index of `rows`, reading back the saved rows of unchanged records."""
+        keys = [row_key(r) for r in rows]
+        path = self._path(scorer)
+        saved: PoolIndex | None = None
+        if path is not None and path.exists():
+            try:
+                saved = PoolIndex.load(path)
+                if saved.fingerprint != scorer.fingerprint:
+                    saved = None
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("lead pool index %s not read (%s): indexing afresh", path.name, exc)
+                saved = None
+        where = {k: i for i, k in enumerate(saved.enterprise_ids)} if saved is not None else {}
+        found = [(i, where[k]) for i, k in enumerate(keys) if k in where]
+        missing = [i for i, k in enumerate(keys) if k not in where]
+        parts: list[PoolIndex] = []
+        order: list[int] = []
+        if saved is not None and found:
+            parts.append(saved.take([j for _, j in found]))
+            order += [i for i, _ in found]
+        if missing or not parts:
+            parts.append(
+                scorer.index([rows[i].profile for i in missing], [keys[i] for i in missing])
+            )
+            order += missing
+        if saved is not None:
+            log.info("lead pool: %d rows read back, %d indexed", len(found), len(missing))
+        index = PoolIndex.concat(parts) if len(parts) > 1 else parts[0]
+        return index.take(np.argsort(order, kind="stable"))
+
+    def _save(self, snap: PoolSnapshot) -> None:
+        """Write the snapshot's index (atomically), and remove indexes of other models."""
+        path = self._path(snap.scorer)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".leadpool-", suffix=".npz")
+            os.close(fd)
+            snap.index.save(tmp)
+            os.replace(tmp, path)
+            for old in path.parent.glob("leadpool-*.npz"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only or full disk costs the next restart time, nothing else
+            log.warning("lead pool index not saved (%s)", exc)
+
+    def _new(
+        self, matcher: Matcher, scorer: PoolScorer, index: PoolIndex, rows: Sequence[PoolRow]
+    ) -> PoolSnapshot:
+        self._generation += 1
+        return _build_snapshot(matcher, scorer, index, rows, self._generation)
+
+    def _update(self, snap: PoolSnapshot, source: PoolSource) -> PoolSnapshot:
+        with self._dirty_lock:
+            dirty, self._dirty = self._dirty, set()
+        count, _ = source.stamp()
+        added = source.rows(above=snap.stamp[1])
+        edited_ids = snap.record_ids[snap.rows_of(dirty)]
+        edited = source.rows(ids=[int(i) for i in edited_ids]) if len(edited_ids) else []
+        gone = set(int(i) for i in edited_ids) - {r.record_id for r in edited}
+        if len(snap) - len(gone) + len(added) != count:  # deleted elsewhere
+            gone |= set(int(i) for i in np.setdiff1d(snap.record_ids, source.record_ids()))
+        if not added and not edited and not gone:
+            return snap
+        replaced = gone | {r.record_id for r in edited}
+        keep = np.flatnonzero(~snap.rows_mask(replaced))
+        fresh = list(edited) + list(added)
+        rows = [
+            PoolRow(int(snap.record_ids[i]), snap.external_ids[i], snap.profiles[i]) for i in keep
         ]
-        if not missing:
-            return {}
-        ranked = matcher.industry.rank_many([p.text for _, p in missing], k=CLASSES_KEPT)
-        return {eid: r for (eid, _), r in zip(missing, ranked, strict=True)}
+        rows += fresh
+        parts = [snap.index.take(keep)]
+        if fresh:
+            parts.append(snap.scorer.index([r.profile for r in fresh], [row_key(r) for r in fresh]))
+        index = PoolIndex.concat(parts) if len(parts) > 1 else parts[0]
+        order = np.argsort([r.record_id for r in rows], kind="stable")
+        out = self._new(snap.matcher, snap.scorer, index.take(order), [rows[int(i)] for i in order])
+        if len(fresh) >= SAVE_AFTER:
+            self._save(out)
+        return out
+
+    def park(self, snap: PoolSnapshot, park: int) -> ParkLeads:
+        """The park's scores over the pool, ranked (cached for the snapshot)."""
+        key = (snap.generation, park)
+        with self._parks_lock:
+            hit = self._parks.get(key)
+            if hit is not None:
+                self._parks.move_to_end(key)
+                return hit
+        scores = snap.scorer.scores_for_park(snap.index, park)
+        ok = np.flatnonzero(np.isfinite(scores.final))
+        order = ok[np.argsort(-scores.final[ok], kind="stable")]  # rows ascend by record id
+        out = ParkLeads(scores, order, park_segment_of_rows(snap, park))
+        with self._parks_lock:
+            self._parks[key] = out
+            while len(self._parks) > self._park_cache:
+                self._parks.popitem(last=False)
+        return out
+
+
+def park_segment_of_rows(snap: PoolSnapshot, park: int) -> np.ndarray:
+    """(n,) the park segment each row serves best (its fit weighted by the park's segment
+    weights, as `ContentScorer.score` picks it), −1 where the text names none of them."""
+    ps = snap.matcher.content.park_segment[park]
+    nz = np.flatnonzero(ps > 0)
+    n = len(snap)
+    if not len(nz) or not n:
+        return np.full(n, -1, dtype=np.int64)
+    seg = snap.index.segment[:, nz]
+    best = nz[np.argmax(seg * ps[nz], axis=1)]
+    fit = snap.index.segment[np.arange(n), best]
+    return np.where(fit > SEGMENT_MIN_FIT, best, -1)
 
 
 # -- the park's side ------------------------------------------------------------------------------
@@ -188,7 +394,9 @@ class LeadFilters:
 
 @dataclass(frozen=True)
 class Lead:
-    vector: LeadVector
+    """One pool row ranked for a park."""
+
+    row: int
     score: float
     content: float
     collaborative: float
@@ -228,14 +436,6 @@ def served_segments(matcher: Matcher, park: int) -> list[int]:
     return [int(j) for j in np.flatnonzero(matcher.content.park_segment[park] > 0)]
 
 
-def lead_segment(matcher: Matcher, v: LeadVector, park: int) -> int | None:
-    """The park segment the enterprise serves best, or None when its text names none of them."""
-    j = int(v.best_segment[park])
-    if matcher.content.park_segment[park, j] <= 0 or v.segment_scores[j] <= SEGMENT_MIN_FIT:
-        return None
-    return j
-
-
 def segment_status(placed: int, median: float) -> str:
     if placed == 0:
         return "empty"
@@ -247,22 +447,22 @@ def segment_status(placed: int, median: float) -> str:
 def park_segments(
     matcher: Matcher,
     park: int,
-    placed: Sequence[LeadVector],
+    placed: Iterable[int],
     registry: Mapping[int, int] | None = None,
     registry_source: str | None = None,
 ) -> ParkSegments:
-    """Placed counts per served segment; with `registry` (segment → registered firms of the
-    park's county), a segment's status counts both."""
+    """Placed counts per served segment from the segments (−1: none of the park's) of the
+    enterprises signed or settled in the park; with `registry` (segment → registered firms of
+    the park's county), a segment's status counts both."""
     served = served_segments(matcher, park)
     reg = {j: int((registry or {}).get(j, 0)) for j in served}
     counts: Counter[int] = Counter()
     unassigned = 0
-    for v in placed:
-        j = lead_segment(matcher, v, park)
-        if j is None:
+    for j in placed:
+        if j < 0:
             unassigned += 1
         else:
-            counts[j] += 1
+            counts[int(j)] += 1
     total = {j: counts[j] + reg[j] for j in served}
     median = float(np.median([total[j] for j in served])) if served else 0.0
     return ParkSegments(
@@ -292,72 +492,115 @@ def registry_counts(matcher: Matcher, park: int) -> tuple[dict[int, int] | None,
     return {j: int(c) for j, c in enumerate(counts[row]) if c}, source
 
 
-def _keeps(matcher: Matcher, v: LeadVector, segment: int | None, f: LeadFilters) -> bool:
-    if f.origin is not None and v.profile.origin != f.origin:
-        return False
-    if f.scale is not None and scale_of(v.profile.employees) != f.scale:
-        return False
-    if f.segment_id is not None and (
-        segment is None or matcher.segment_ids[segment] != f.segment_id
-    ):
-        return False
+def _filter_mask(snap: PoolSnapshot, pl: ParkLeads, f: LeadFilters) -> np.ndarray | None:
+    """Rows the filters keep (None: no filter)."""
+    matcher, kb = snap.matcher, snap.matcher.kb
+    mask: np.ndarray | None = None
+
+    def both(m: np.ndarray) -> np.ndarray:
+        return m if mask is None else mask & m
+
+    if f.origin is not None:
+        mask = both(snap.origin == f.origin)
+    if f.scale is not None:
+        mask = both(snap.scale == f.scale)
+    if f.segment_id is not None:
+        j = matcher.segment_ids.index(f.segment_id) if f.segment_id in matcher.segment_ids else -2
+        mask = both(pl.segment == j)
     if f.chain_id is not None:
-        if segment is None:
-            return False
-        if matcher.kb.chain_of_segment[matcher.segment_ids[segment]] != f.chain_id:
-            return False
-    return True
+        in_chain = np.array(
+            [kb.chain_of_segment[s] == f.chain_id for s in matcher.segment_ids] + [False]
+        )
+        mask = both(in_chain[pl.segment])  # −1 takes the trailing False
+    return mask
 
 
 def rank_leads(
-    matcher: Matcher,
-    park: int,
-    pool: Sequence[LeadVector],
+    snap: PoolSnapshot,
+    pl: ParkLeads,
     segments: ParkSegments,
     filters: LeadFilters | None = None,
-) -> list[Lead]:
-    """Pool enterprises the policy admits to `park`, filtered, best score first (ties by id)."""
-    f = filters or LeadFilters()
-    out = []
-    for v in pool:
-        score = v.final[park]
-        if not np.isfinite(score):  # excluded by a policy rule
-            continue
-        j = lead_segment(matcher, v, park)
-        if not _keeps(matcher, v, j, f):
-            continue
-        out.append(
-            Lead(
-                vector=v,
-                score=float(score),
-                content=float(v.content[park]),
-                collaborative=float(v.collaborative[park]),
-                policy=float(v.policy[park]),
-                registry=float(v.registry[park]) if v.registry is not None else 0.0,
-                segment=j,
-                fills_gap=segments.gap(j),
-            )
-        )
-    out.sort(key=lambda lead: (-lead.score, lead.vector.enterprise_id))
-    return out
+    leave_out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Rows the policy admits to the park, filtered, best score first (ties by record id);
+    `leave_out`: a row mask of enterprises not to offer (those already placed in the park)."""
+    mask = _filter_mask(snap, pl, filters or LeadFilters())
+    if leave_out is not None:
+        mask = ~leave_out if mask is None else mask & ~leave_out
+    return pl.order if mask is None else pl.order[mask[pl.order]]
+
+
+def lead_at(pl: ParkLeads, row: int, segments: ParkSegments) -> Lead:
+    s = pl.scores
+    j = int(pl.segment[row])
+    return Lead(
+        row=row,
+        score=float(s.final[row]),
+        content=float(s.content[row]),
+        collaborative=float(s.collaborative[row]),
+        policy=float(s.policy[row]),
+        registry=float(s.registry[row]),
+        segment=j if j >= 0 else None,
+        fills_gap=segments.gap(j if j >= 0 else None),
+    )
+
+
+def segment_terms(matcher: Matcher, text: str, j: int) -> tuple[str, ...]:
+    """The policy terms of segment `j` found in `text`, weightiest first (as `TextMatch.terms`)."""
+    tf = matcher.text
+    found = [t for t in tf.match_terms(text) if j in tf.term_segments_[t]]
+    return tuple(sorted(found, key=lambda t: -tf.term_weight_[t]))
+
+
+def code_segments(matcher: Matcher, code: str | None) -> set[int]:
+    """Segments a stated industry code points to (`ContentSignals.code_segments`)."""
+    if not code:
+        return set()
+    content = matcher.content
+    return {
+        j
+        for ref in matcher.kb.chains_for_code(code)
+        for j in content._ref_segments(ref.chain_id, ref.segment_id)
+    }
+
+
+def park_keywords(matcher: Matcher, text: str, park: int) -> list[str]:
+    """The park's own product words found in the text (`ContentSignals.park_keywords`)."""
+    content = matcher.content
+    return [
+        content.kw_own[(park, k)]
+        for k in sorted(content.keyword_matches(normalize(text)))
+        if park in content.kw_parks.get(k, ())
+    ]
+
+
+def applied_rules(snap: PoolSnapshot, row: int, park: int) -> list[Rule]:
+    """The bonus/penalty rules that moved the park for the enterprise, in rule order."""
+    sc = snap.scorer
+    return [
+        rule
+        for r, rule in enumerate(sc.rules)
+        if sc.rule_adjust[r, park] and snap.index.conditions[row, r]
+    ]
 
 
 def lead_reasons(
-    matcher: Matcher, park: int, lead: Lead, segments: ParkSegments
+    snap: PoolSnapshot, park: int, lead: Lead, segments: ParkSegments
 ) -> list[dict[str, Any]]:
     """Why the lead suits the park, in Chinese, from the park's side: which of its segments the
     enterprise serves and how that segment stands, shared products, policy rules, similar firms."""
-    kb, p, v = matcher.kb, matcher.parks[park], lead.vector
+    matcher = snap.matcher
+    kb, p, e = matcher.kb, matcher.parks[park], snap.profiles[lead.row]
     out: list[dict[str, Any]] = []
     j = lead.segment
     if j is not None:
         seg = kb.segment_by_id[matcher.segment_ids[j]]
         chain = kb.chain_by_id[kb.chain_of_segment[seg.segment_id]]
-        terms = v.terms.get(j, ())[:5]
-        what = "、".join(terms) if terms else shorten(v.profile.description, 24)
-        code = v.profile.industry_code
+        terms = segment_terms(matcher, e.text, j)[:5]
+        what = "、".join(terms) if terms else shorten(e.description, 24)
+        code = e.industry_code
         via_code = ""
-        if j in v.code_segments and code:
+        if code and j in code_segments(matcher, code):
             ind = kb.industry(code)
             via_code = f"（行业代码 {code}{'·' + ind.name if ind else ''}也指向该环节）"
         label = f"「{chain.name}·{seg.name}」"
@@ -376,21 +619,25 @@ def lead_reasons(
                 "source": seg.source,
             }
         )
-    if park in v.keywords:
+    words = park_keywords(matcher, e.text, park)
+    if words:
         out.append(
             {
                 "kind": "cluster",
-                "text": f"该企业产品与园区特色产品「{'、'.join(v.keywords[park])}」一致，可在园区就近配套、融入产业集群。",
+                "text": f"该企业产品与园区特色产品「{'、'.join(words)}」一致，可在园区就近配套、融入产业集群。",
                 "source": p.source,
             }
         )
-    for rule in v.applied.get(park, []):
+    for rule in applied_rules(snap, lead.row, park):
         out.append({"kind": "policy", "text": rule.text, "source": rule.source})
     collab = matcher.collab
     w = matcher.weights.collaborative
-    if collab is not None and v.has_collab and w and lead.collaborative / w >= SIMILAR_SHOWN:
+    if collab is not None and w and lead.collaborative / w >= SIMILAR_SHOWN:
+        seg_row = np.asarray(snap.index.segment[lead.row], dtype=np.float64)
+        chain_row = chain_scores(matcher.content, seg_row[None, :])[0]
+        feats = features_from_scores(seg_row, chain_row, matcher.segment_ids, matcher.chain_ids, e)
         row = collab.item_rows([p.park_id], [item_features(p)])[0]
-        pairs = collab.explain(v.user_features, row)
+        pairs = collab.explain(feats, row)
         if pairs:
             said = "；".join(
                 f"{matcher.describe_feature(a.user_feature)} ↔ {matcher.describe_feature(a.item_feature)}"
@@ -406,27 +653,28 @@ def lead_reasons(
     return out
 
 
-def lead_entry(matcher: Matcher, park: int, lead: Lead, segments: ParkSegments) -> dict[str, Any]:
+def lead_entry(snap: PoolSnapshot, park: int, lead: Lead, segments: ParkSegments) -> dict[str, Any]:
     """One lead as the API returns it."""
-    v, kb = lead.vector, matcher.kb
+    kb, e = snap.matcher.kb, snap.profiles[lead.row]
     segment = None
     if lead.segment is not None:
-        seg = kb.segment_by_id[matcher.segment_ids[lead.segment]]
+        seg = kb.segment_by_id[snap.matcher.segment_ids[lead.segment]]
         segment = {
             "segment_id": seg.segment_id,
             "name": seg.name,
             "chain_id": kb.chain_of_segment[seg.segment_id],
             "chain_name": kb.chain_by_id[kb.chain_of_segment[seg.segment_id]].name,
-            "fit": round(float(v.segment_scores[lead.segment]), 4),
+            "fit": round(float(snap.index.segment[lead.row, lead.segment]), 4),
         }
     return {
-        "enterprise_id": v.enterprise_id,
-        "name": v.profile.name,
-        "description": shorten(v.profile.description),
-        "industry_code": v.profile.industry_code,
-        "origin": v.profile.origin,
-        "employees": v.profile.employees,
-        "scale": scale_of(v.profile.employees),
+        "enterprise_id": int(snap.record_ids[lead.row]),
+        "external_id": snap.external_ids[lead.row],
+        "name": e.name,
+        "description": shorten(e.description),
+        "industry_code": e.industry_code,
+        "origin": e.origin,
+        "employees": e.employees,
+        "scale": scale_of(e.employees),
         "score": round(lead.score, 4),
         "score_breakdown": {
             "content": round(lead.content, 4),
@@ -436,27 +684,26 @@ def lead_entry(matcher: Matcher, park: int, lead: Lead, segments: ParkSegments) 
         },
         "segment": segment,
         "fills_gap": lead.fills_gap,
-        "reasons": lead_reasons(matcher, park, lead, segments),
+        "reasons": lead_reasons(snap, park, lead, segments),
     }
 
 
 def chain_gaps(
-    matcher: Matcher,
+    snap: PoolSnapshot,
     park: int,
-    pool: Sequence[LeadVector],
+    pl: ParkLeads,
     segments: ParkSegments,
+    leave_out: np.ndarray | None = None,
     k: int = CANDIDATES,
 ) -> list[dict[str, Any]]:
     """For every chain the park serves, its served segments in the policy's order with placed
     counts, status and the top `k` pool candidates (fit to the segment combined with park score)."""
-    kb = matcher.kb
-    admitted = [v for v in pool if np.isfinite(v.final[park])]
-    if admitted:
-        fits = np.vstack([v.segment_scores for v in admitted]).astype(np.float64)
-        scores = np.array([v.final[park] for v in admitted])
-    else:
-        fits = np.zeros((0, len(matcher.segment_ids)))
-        scores = np.zeros(0)
+    kb, matcher = snap.matcher.kb, snap.matcher
+    admitted = np.isfinite(pl.scores.final)
+    if leave_out is not None:
+        admitted &= ~leave_out
+    rows = np.flatnonzero(admitted)  # ascending record id: the tie order
+    scores = pl.scores.final[rows]
     by_chain: dict[str, list[int]] = {}
     for j in segments.served:
         by_chain.setdefault(kb.chain_of_segment[matcher.segment_ids[j]], []).append(j)
@@ -467,24 +714,23 @@ def chain_gaps(
         segs = []
         for j in by_chain[chain.chain_id]:
             seg = kb.segment_by_id[matcher.segment_ids[j]]
-            fit = fits[:, j] if len(admitted) else np.zeros(0)
-            rank = CANDIDATE_FIT_WEIGHT * fit + (1 - CANDIDATE_FIT_WEIGHT) * scores
+            fit = np.asarray(snap.index.segment[rows, j], dtype=np.float64)
             eligible = np.flatnonzero(fit >= CANDIDATE_MIN_FIT)
-            ids = [admitted[int(i)].enterprise_id for i in eligible]
-            order = sorted(range(len(eligible)), key=lambda r: (-rank[eligible[r]], ids[r]))[:k]
-            candidates = []
-            for r in order:
-                i = int(eligible[r])
-                v = admitted[i]
-                candidates.append(
-                    {
-                        "enterprise_id": v.enterprise_id,
-                        "name": v.profile.name,
-                        "origin": v.profile.origin,
-                        "score": round(float(scores[i]), 4),
-                        "segment_fit": round(float(fit[i]), 4),
-                    }
-                )
+            rank = (
+                CANDIDATE_FIT_WEIGHT * fit[eligible] + (1 - CANDIDATE_FIT_WEIGHT) * scores[eligible]
+            )
+            top = eligible[np.argsort(-rank, kind="stable")[:k]]
+            candidates = [
+                {
+                    "enterprise_id": int(snap.record_ids[rows[i]]),
+                    "external_id": snap.external_ids[rows[i]],
+                    "name": snap.profiles[rows[i]].name,
+                    "origin": snap.profiles[rows[i]].origin,
+                    "score": round(float(scores[i]), 4),
+                    "segment_fit": round(float(fit[i]), 4),
+                }
+                for i in top
+            ]
             segs.append(
                 {
                     "segment_id": seg.segment_id,

@@ -127,6 +127,24 @@ class PoolIndex:
             else sparse.vstack([p.registry for p in parts]).tocsr(),
         )
 
+    def take(self, rows: Sequence[int] | np.ndarray) -> PoolIndex:
+        """The index of the given rows, in that order (a pool index is edited by taking rows and
+        concatenating freshly indexed ones, never by re-indexing the whole pool)."""
+        r = np.asarray(rows, dtype=np.intp)
+        return PoolIndex(
+            enterprise_ids=self.enterprise_ids[r],
+            segment=self.segment[r],
+            zone_fit=self.zone_fit[r],
+            keyword_hits=self.keyword_hits[r],
+            latent=None if self.latent is None else self.latent[r],
+            collab_mean=self.collab_mean[r],
+            collab_std=self.collab_std[r],
+            conditions=self.conditions[r],
+            fingerprint=self.fingerprint,
+            classes=self.class_matrix[r],
+            registry=None if self.registry is None else self.registry[r],
+        )
+
     @property
     def class_matrix(self) -> sparse.csr_matrix:
         if self.classes is None:
@@ -287,6 +305,7 @@ class ParkScores:
     content: np.ndarray
     collaborative: np.ndarray
     policy: np.ndarray
+    registry: np.ndarray  # the weighted registry term; zeros without a registry
 
 
 def _squash_rows(raw: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -298,15 +317,21 @@ def _squash_rows(raw: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarr
 
 
 class PoolScorer:
-    """Scores pools of enterprises against a matcher's parks (its current catalogue)."""
+    """Scores pools of enterprises against a matcher's parks (its current catalogue).
 
-    def __init__(self, matcher: Matcher) -> None:
+    `exact=True` keeps the index in float64, so that a pool's scores equal `Matcher.score`'s to
+    rounding (the service's leads, shown beside `/v1/match`); the default float32 halves the
+    memory of batch pools of millions.
+    """
+
+    def __init__(self, matcher: Matcher, *, exact: bool = False) -> None:
         self.matcher = matcher
+        self.dtype = np.float64 if exact else np.float32
         content, policy = matcher.content, matcher.policy
         self.text = matcher.text
         self.weights = matcher.weights
         self.park_ids = [p.park_id for p in matcher.parks]
-        self.park_segment = content.park_segment.astype(np.float32)
+        self.park_segment = content.park_segment.astype(self.dtype)
         self.park_zone = content.park_zone
         self.park_named = content.park_named
         cf = content.class_fit
@@ -409,8 +434,8 @@ class PoolScorer:
         latent, mean, std = self._latent(seg, chain, profs)
         return PoolIndex(
             enterprise_ids=np.array(ids, dtype=str),
-            segment=seg.astype(np.float32),
-            zone_fit=zone_fit.astype(np.float32),
+            segment=seg.astype(self.dtype),
+            zone_fit=zone_fit.astype(self.dtype),
             keyword_hits=self._keyword_hits(norm),
             latent=latent,
             collab_mean=mean,
@@ -426,7 +451,7 @@ class PoolScorer:
         n_cls = self.class_sim.shape[1]
         if content.class_fit is None or not profs:
             return sparse.csr_matrix((len(profs), n_cls), dtype=np.float32)
-        return sparse.csr_matrix(content.class_distributions(profs).astype(np.float32))
+        return sparse.csr_matrix(content.class_distributions(profs).astype(self.dtype))
 
     def _keyword_hits(self, norm: list[str]) -> sparse.csr_matrix:
         content = self.matcher.content
@@ -500,7 +525,7 @@ class PoolScorer:
         mean = u @ rbar + bbar
         ex2 = np.einsum("ij,jk,ik->i", u, gram, u) + 2 * (u @ cross) + b2
         std = np.sqrt(np.maximum(ex2 - mean**2, 0.0))
-        return u.astype(np.float32), mean, std
+        return u.astype(self.dtype), mean, std
 
     def _conditions(
         self, profs: Sequence[EnterpriseProfile], norm: list[str], member: np.ndarray
@@ -571,7 +596,7 @@ class PoolScorer:
         n, w = len(index), self.weights
         ps = self.park_segment[park]
         nz = np.flatnonzero(ps)
-        fit = (index.segment[:, nz] * ps[nz]).max(axis=1) if len(nz) else np.zeros(n, np.float32)
+        fit = (index.segment[:, nz] * ps[nz]).max(axis=1) if len(nz) else np.zeros(n)
         hits = index.keyword_hits @ self.keyword_parks[:, park].toarray().ravel()
         zone = index.zone_fit[:, self.park_zone[park]]
         inside, bonus = park_content(
@@ -585,7 +610,10 @@ class PoolScorer:
         )
         content = w.content * inside + bonus
         if self.collab is not None and index.latent is not None:
-            raw = index.latent @ self.item_repr[park].astype(np.float32) + self.item_bias[park]
+            raw = (
+                index.latent @ self.item_repr[park].astype(index.latent.dtype)
+                + self.item_bias[park]
+            )
             collaborative = w.collaborative * _squash_rows(
                 raw.astype(np.float64), index.collab_mean, index.collab_std
             )
@@ -597,15 +625,14 @@ class PoolScorer:
             index.conditions[:, on].astype(np.float64) @ adjust[on] if len(on) else np.zeros(n)
         )
         final = content + collaborative + policy
+        registry = np.zeros(n)
         if self.registry is not None and index.registry is not None:
-            final = (
-                final
-                + w.registry * (index.registry @ self.county_places[:, park]).toarray().ravel()
-            )
+            registry = w.registry * (index.registry @ self.county_places[:, park]).toarray().ravel()
+            final = final + registry
         excl = np.flatnonzero(self.rule_exclude[:, park])
         if len(excl):
             final[index.conditions[:, excl].any(axis=1)] = -np.inf
-        return ParkScores(final, content, collaborative, policy)
+        return ParkScores(final, content, collaborative, policy, registry)
 
     def enterprise_block(
         self, index: PoolIndex, rows: Sequence[int] | np.ndarray

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -24,12 +25,17 @@ def _ensure_sqlite_folder(url: str) -> None:
 def get_engine(url: str) -> Engine:
     """The process-wide engine for `url`; SQLite files get their folder created and FKs enforced."""
     parsed = make_url(url)
-    kwargs: dict[str, object] = {"pool_pre_ping": True}
+    # A request waits at most DB_POOL_TIMEOUT seconds for a pooled connection, then gets a 503
+    # (api.errors): a load peak must not hold requests for SQLAlchemy's default 30 s.
+    kwargs: dict[str, object] = {
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 20,
+        "pool_timeout": float(os.environ.get("DB_POOL_TIMEOUT", "5")),
+    }
     _ensure_sqlite_folder(url)
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_timeout=5)
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 

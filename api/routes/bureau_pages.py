@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
+from api import leads_service
 from api.auth import (
     ROLE_RANK,
     BureauPageDep,
@@ -110,7 +110,7 @@ def login(
     # A new CSRF nonce at login: a nonce planted or read before the login is worth nothing after.
     renew_csrf(request, response)
     response.headers["Cache-Control"] = "no-store"
-    api_leads.warm(state, api_leads.lead_cache(request))
+    leads_service.warm(state, leads_service.lead_pool(request.app.state))
     return response
 
 
@@ -265,10 +265,10 @@ def chain_gaps_page(
     request: Request, park_id: str, state: StateDep, session: SessionDep, _: BureauPageDep
 ) -> HTMLResponse:
     try:
-        view = api_leads.park_view(state, session, api_leads.lead_cache(request), park_id)
+        view = leads_service.park_view(state, leads_service.lead_pool(request.app.state), park_id)
     except AppError as exc:
         return error_page(request, "未找到园区", exc.detail, exc.status_code)
-    body = api_leads.gaps_body(view)
+    body = leads_service.gaps_body(view)
     segments = [s for c in body["chains"] for s in c["segments"]]
     context = {
         **park_page_context(state, view.park),
@@ -340,10 +340,9 @@ def leads_page(
         "offset": (page_no - 1) * PAGE_SIZE,
     }
     try:
-        r = api_leads.ranked(
+        r = leads_service.ranked(
             state,
-            session,
-            api_leads.lead_cache(request),
+            leads_service.lead_pool(request.app.state),
             park_id,
             filters,
             PAGE_SIZE,
@@ -365,10 +364,9 @@ def _export(
     request: Request, state: Any, session: Any, park_id: str, filters: LeadFilters, kind: str
 ) -> Response:
     try:
-        r = api_leads.ranked(
+        r = leads_service.ranked(
             state,
-            session,
-            api_leads.lead_cache(request),
+            leads_service.lead_pool(request.app.state),
             park_id,
             filters,
             api_leads.MAX_EXPORT,
@@ -401,14 +399,12 @@ REPORT_PARKS = 5
 
 
 def enterprise_payload(session: Any, enterprise_id: str) -> dict[str, Any] | None:
-    """A pool enterprise as a /v1/match payload (by imported id, or db<primary key>)."""
-    stmt = select(Enterprise).where(Enterprise.external_id == enterprise_id)
-    e = session.scalars(stmt).first()
-    key = enterprise_id.removeprefix("db")
-    # ASCII digits only ("db²" passed isdigit() and then broke int()), and within the column's range.
-    numeric = key != enterprise_id and re.fullmatch(r"[0-9]{1,10}", key) is not None
-    if e is None and numeric and int(key) <= MAX_ID:
-        e = session.get(Enterprise, int(key))
+    """A pool enterprise as a /v1/match payload, by its record id (the `enterprise_id` of every
+    answer)."""
+    # ASCII digits only ("²" passes isdigit() and then breaks int()), and within the column's range.
+    if re.fullmatch(r"[0-9]{1,10}", enterprise_id) is None or int(enterprise_id) > MAX_ID:
+        return None
+    e = session.get(Enterprise, int(enterprise_id))
     if e is None:
         return None
     payload = {

@@ -1,57 +1,25 @@
 """Bureau endpoints for a park: ranked leads from the enterprise pool, chain gaps, and lead exports.
 
-The pool is every enterprise in the database not already signed or settled in the park. Each
-enterprise is scored once per model version by the serving matcher (`recommender.leads.LeadCache`),
-so a lead's score is the park's score in that enterprise's `/v1/match` answer.
+Routes parse, authorise, call `api.leads_service` and serialise. The pool is every enterprise
+record not already signed or settled in the park, scored by the serving model's vectorised core;
+a lead's score is the park's score in that enterprise's `/v1/match` answer.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from api.auth import BureauDep
-from api.deps import AppState, SessionDep, StateDep
-from api.errors import AppError, NotFound
+from api.deps import StateDep
 from api.exports import XLSX, export_title, table_response
-from api.schemas import (
-    MAX_OFFSET,
-    ORIGIN_VALUES,
-    ErrorPublic,
-    Reason,
-    ScoreBreakdown,
-    error_responses,
-)
-from features.enterprise import EnterpriseProfile
-from features.history import POSITIVE_KINDS
-from features.kb import Park
-from recommender.hybrid import Matcher
-from recommender.leads import (
-    SCALE_NAMES,
-    LeadCache,
-    LeadFilters,
-    LeadVector,
-    ParkSegments,
-    chain_gaps,
-    lead_entry,
-    park_segments,
-    rank_leads,
-    registry_counts,
-    served_segments,
-)
-from store.orm import Enterprise, Interaction
+from api.leads_service import RankedLeads, gaps_body, lead_pool, park_view, ranked
+from api.schemas import MAX_OFFSET, ErrorPublic, Reason, ScoreBreakdown, error_responses
+from recommender.leads import LeadFilters
 
-log = logging.getLogger("investmatch")
 router = APIRouter(prefix="/v1", tags=["招商线索"])
 
 MAX_LIMIT = 200
@@ -68,17 +36,13 @@ EXPORT_HEADERS = (
     "对应环节",
     "是否补链",
     "推荐理由",
+    "导入编号",
 )
 ERRORS: dict[int | str, dict[str, Any]] = {
     **error_responses(401, 403, 503),
     404: {"model": ErrorPublic, "description": "园区不存在"},
     422: {"model": ErrorPublic, "description": "筛选条件有误，detail 指出字段"},
 }
-
-
-class InvalidFilter(AppError):
-    status_code = 422
-    code = "invalid_input"
 
 
 # -- response schemas -----------------------------------------------------------------------------
@@ -91,7 +55,10 @@ class LeadSegment(BaseModel):
 
 
 class LeadPublic(BaseModel):
-    enterprise_id: str = Field(description="企业编号（导入时的编号，无则为 db<数据库编号>）")
+    enterprise_id: int = Field(
+        description="企业记录编号（数据库 id，与 /v1/enterprises 的 id 相同，可原样用于 POST /v1/interactions）"
+    )
+    external_id: str | None = Field(description="导入时的企业编号（无则为 null）")
     name: str | None = Field(description="企业名称")
     description: str = Field(description="主营业务（截取前约 120 字）")
     industry_code: str | None = Field(description="行业代码")
@@ -116,7 +83,10 @@ class LeadsPublic(BaseModel):
 
 
 class GapCandidate(BaseModel):
-    enterprise_id: str
+    enterprise_id: int = Field(
+        description="企业记录编号（数据库 id，可原样用于 POST /v1/interactions）"
+    )
+    external_id: str | None = Field(description="导入时的企业编号（无则为 null）")
     name: str | None
     origin: str | None
     score: float = Field(description="该企业对本园区的综合得分")
@@ -157,175 +127,6 @@ class ChainGapsPublic(BaseModel):
     chains: list[GapChain]
 
 
-# -- the pool -------------------------------------------------------------------------------------
-_cache_lock = threading.Lock()
-
-
-def lead_cache(request: Request) -> LeadCache:
-    """The app's cache of scored enterprises, created on first use."""
-    cache: LeadCache | None = getattr(request.app.state, "lead_cache", None)
-    if cache is None:
-        with _cache_lock:
-            cache = getattr(request.app.state, "lead_cache", None)
-            if cache is None:
-                cache = LeadCache()
-                request.app.state.lead_cache = cache
-    return cache
-
-
-def enterprise_key(db_id: int, external_id: str | None) -> str:
-    """The id leads show: the imported id, else db<primary key> (as store.history.read_history)."""
-    return external_id or f"db{db_id}"
-
-
-def load_enterprises(session: Session) -> list[tuple[str, EnterpriseProfile]]:
-    rows = session.execute(
-        select(
-            Enterprise.id,
-            Enterprise.external_id,
-            Enterprise.name,
-            Enterprise.description,
-            Enterprise.industry_code,
-            Enterprise.products,
-            Enterprise.employees,
-            Enterprise.annual_revenue_wan,
-            Enterprise.investment_wan,
-            Enterprise.rd_intensity,
-            Enterprise.energy_tce,
-            Enterprise.land_mu,
-            Enterprise.origin,
-        ).order_by(Enterprise.id)
-    ).all()
-    return [
-        (
-            enterprise_key(r.id, r.external_id),
-            EnterpriseProfile(
-                description=r.description,
-                name=r.name,
-                industry_code=r.industry_code,
-                products=tuple(r.products or ()),
-                employees=r.employees,
-                annual_revenue_wan=r.annual_revenue_wan,
-                investment_wan=r.investment_wan,
-                rd_intensity=r.rd_intensity,
-                energy_tce=r.energy_tce,
-                land_mu=r.land_mu,
-                origin=r.origin,
-            ),
-        )
-        for r in rows
-    ]
-
-
-def placed_ids(session: Session, park_id: str) -> set[str]:
-    """Enterprises signed or settled in the park."""
-    rows = session.execute(
-        select(Enterprise.id, Enterprise.external_id)
-        .join(Interaction, Interaction.enterprise_id == Enterprise.id)
-        .where(Interaction.park_id == park_id, Interaction.kind.in_(POSITIVE_KINDS))
-        .distinct()
-    ).all()
-    return {enterprise_key(r.id, r.external_id) for r in rows}
-
-
-@dataclass
-class ParkView:
-    """Everything a leads or chain-gaps answer needs for one park, from one matcher."""
-
-    matcher: Matcher
-    park: Park
-    index: int
-    pool: list[LeadVector]
-    placed: list[LeadVector]
-    segments: ParkSegments
-    elapsed_ms: float
-
-
-def park_or_404(state: AppState, park_id: str) -> Park:
-    park = state.kb.park_by_id.get(park_id)
-    if park is None:
-        raise NotFound(f"园区“{park_id}”不存在，请用 GET /v1/parks 查询园区编号")
-    return park
-
-
-def park_view(state: AppState, session: Session, cache: LeadCache, park_id: str) -> ParkView:
-    park = park_or_404(state, park_id)
-    matcher = state.holder.matcher  # one reference for the whole answer, even across a swap
-    index = next(i for i, p in enumerate(matcher.parks) if p.park_id == park.park_id)
-    t0 = time.perf_counter()
-    items = load_enterprises(session)
-    placed = placed_ids(session, park.park_id)
-    vectors = cache.vectors(matcher, items)
-    pool = [v for v in vectors if v.enterprise_id not in placed]
-    settled = [v for v in vectors if v.enterprise_id in placed]
-    segments = park_segments(matcher, index, settled, *registry_counts(matcher, index))
-    elapsed = (time.perf_counter() - t0) * 1000
-    return ParkView(matcher, park, index, pool, settled, segments, elapsed)
-
-
-_warming = threading.Lock()
-
-
-def warm(state: AppState, cache: LeadCache) -> bool:
-    """Score the whole pool in the background (at start and after a bureau login), so that the
-    first leads page does not wait for it. Only when the cache is cold and no warm-up is running:
-    each login used to start a thread that rescored the whole pool. True if one was started."""
-    if cache.warm_for(state.holder.matcher) or not _warming.acquire(blocking=False):
-        return False
-
-    def run() -> None:
-        try:
-            with state.sessions() as session:
-                items = load_enterprises(session)
-            cache.vectors(state.holder.matcher, items)
-        except SQLAlchemyError as exc:  # no database now: the first request will score instead
-            log.warning("leads cache not warmed: %s", exc.__class__.__name__)
-        finally:
-            _warming.release()
-
-    threading.Thread(target=run, name="leads-warm", daemon=True).start()
-    return True
-
-
-# -- filters --------------------------------------------------------------------------------------
-def check_filters(matcher: Matcher, park: Park, index: int, filters: LeadFilters) -> LeadFilters:
-    """422 in Chinese naming the field for a filter the KB or the park cannot satisfy."""
-    kb = matcher.kb
-    served = [matcher.segment_ids[j] for j in served_segments(matcher, index)]
-    served_chains = list(dict.fromkeys(kb.chain_of_segment[s] for s in served))
-    if filters.chain_id is not None:
-        if filters.chain_id not in kb.chain_by_id:
-            raise InvalidFilter(
-                f"chain_id（产业链编号）“{filters.chain_id}” 不存在，请用 GET /v1/chains 查询"
-            )
-        if filters.chain_id not in served_chains:
-            names = "、".join(f"{c}（{kb.chain_by_id[c].name}）" for c in served_chains)
-            raise InvalidFilter(
-                f"chain_id（产业链编号）“{filters.chain_id}” 不是园区「{park.name}」承载的产业链，可选：{names}"
-            )
-    if filters.segment_id is not None:
-        if filters.segment_id not in kb.segment_by_id:
-            raise InvalidFilter(
-                f"segment_id（产业环节编号）“{filters.segment_id}” 不存在，请用 GET /v1/chains 查询"
-            )
-        if filters.segment_id not in served:
-            raise InvalidFilter(
-                f"segment_id（产业环节编号）“{filters.segment_id}” 不是园区「{park.name}」承载的环节，"
-                f"可选：{'、'.join(served)}"
-            )
-        chain = kb.chain_of_segment[filters.segment_id]
-        if filters.chain_id is not None and filters.chain_id != chain:
-            raise InvalidFilter(
-                f"segment_id（产业环节编号）“{filters.segment_id}” 不属于产业链 {filters.chain_id}"
-            )
-    if filters.origin is not None and filters.origin not in ORIGIN_VALUES:
-        raise InvalidFilter(f"origin（企业来源地）只能取以下值之一：{' | '.join(ORIGIN_VALUES)}")
-    if filters.scale is not None and filters.scale not in SCALE_NAMES:
-        choices = "；".join(f"{k} {v}" for k, v in SCALE_NAMES.items())
-        raise InvalidFilter(f"scale（企业规模）只能取以下值之一：{choices}")
-    return filters
-
-
 def blank(v: str | None) -> str | None:
     return v.strip() or None if v is not None else None
 
@@ -342,34 +143,6 @@ ScaleQ = Annotated[
     ),
 ]
 OffsetQ = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过的条数")]
-
-
-@dataclass
-class RankedLeads:
-    view: ParkView
-    entries: list[dict[str, Any]]
-    count: int
-
-
-def ranked(
-    state: AppState,
-    session: Session,
-    cache: LeadCache,
-    park_id: str,
-    filters: LeadFilters,
-    limit: int,
-    offset: int,
-) -> RankedLeads:
-    park = park_or_404(state, park_id)
-    # Check the filters against the park before the (possibly slow) scoring of the pool.
-    matcher = state.holder.matcher
-    index = next(i for i, p in enumerate(matcher.parks) if p.park_id == park.park_id)
-    check_filters(matcher, park, index, filters)
-    view = park_view(state, session, cache, park_id)
-    leads = rank_leads(view.matcher, view.index, view.pool, view.segments, filters)
-    page = leads[offset : offset + limit]
-    entries = [lead_entry(view.matcher, view.index, lead, view.segments) for lead in page]
-    return RankedLeads(view, entries, len(leads))
 
 
 def filters_of(
@@ -396,21 +169,12 @@ def leads(
     park_id: str,
     request: Request,
     state: StateDep,
-    session: SessionDep,
     _: BureauDep,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数，1–200")] = 20,
     offset: OffsetQ = 0,
 ) -> dict[str, Any]:
-    r = ranked(
-        state,
-        session,
-        lead_cache(request),
-        park_id,
-        filters,
-        limit,
-        offset,
-    )
+    r = ranked(state, lead_pool(request.app.state), park_id, filters, limit, offset)
     return {
         "park_id": r.view.park.park_id,
         "park_name": r.view.park.name,
@@ -420,31 +184,14 @@ def leads(
     }
 
 
-THIN_RULE = "已签约/落地企业为 0 家为“空缺”；少于 3 家或少于园区各环节中位数的 25% 为“薄弱”"
-
-
-def gaps_body(view: ParkView) -> dict[str, Any]:
-    return {
-        "park_id": view.park.park_id,
-        "park_name": view.park.name,
-        "model_version": view.matcher.version,
-        "placed_total": len(view.placed),
-        "placed_unassigned": view.segments.unassigned,
-        "thin_rule": THIN_RULE,
-        "chains": chain_gaps(view.matcher, view.index, view.pool, view.segments),
-    }
-
-
 @router.get(
     "/parks/{park_id}/chain-gaps",
     response_model=ChainGapsPublic,
     summary="园区补链分析：各产业环节的落地企业数、空缺与薄弱环节及候选企业",
     responses=ERRORS,
 )
-def gaps(
-    park_id: str, request: Request, state: StateDep, session: SessionDep, _: BureauDep
-) -> dict[str, Any]:
-    return gaps_body(park_view(state, session, lead_cache(request), park_id))
+def gaps(park_id: str, request: Request, state: StateDep, _: BureauDep) -> dict[str, Any]:
+    return gaps_body(park_view(state, lead_pool(request.app.state), park_id))
 
 
 # -- exports --------------------------------------------------------------------------------------
@@ -465,6 +212,7 @@ def export_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
                 f"{seg['chain_name']}·{seg['name']}" if seg else "",
                 "是" if e["fills_gap"] else "否",
                 "\n".join(r["text"] for r in e["reasons"]),
+                e["external_id"] or "",
             ]
         )
     return rows
@@ -484,17 +232,16 @@ def leads_export(
     fmt: Annotated[Literal["csv", "xlsx"], Path(description="导出格式：csv 或 xlsx")],
     request: Request,
     state: StateDep,
-    session: SessionDep,
     _: BureauDep,
     filters: FiltersDep,
     limit: ExportLimit = 1000,
     offset: OffsetQ = 0,
 ) -> Response:
-    r = ranked(state, session, lead_cache(request), park_id, filters, limit, offset)
+    r = ranked(state, lead_pool(request.app.state), park_id, filters, limit, offset)
     return export_response(r, fmt)
 
 
-COLUMN_WIDTHS = (14, 28, 10, 10, 10, 10, 10, 10, 30, 10, 80)
+COLUMN_WIDTHS = (10, 28, 10, 10, 10, 10, 10, 10, 30, 10, 80, 14)
 
 
 def export_response(r: RankedLeads, fmt: str) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from typing import Any
 
 import httpx
@@ -32,29 +33,26 @@ HEADERS = [
     "对应环节",
     "是否补链",
     "推荐理由",
+    "导入编号",
 ]
 
 
-def _key(e: Enterprise) -> str:
-    return e.external_id or f"db{e.id}"
-
-
-def _enterprise(settings: Settings, enterprise_id: str) -> Enterprise:
+def _enterprise(settings: Settings, enterprise_id: int) -> Enterprise:
     with get_sessionmaker(settings.database_url)() as s:
-        e = s.scalars(select(Enterprise).where(Enterprise.external_id == enterprise_id)).first()
+        e = s.get(Enterprise, enterprise_id)
         assert e is not None
         s.expunge(e)
         return e
 
 
-def _placed(settings: Settings, park_id: str) -> set[str]:
+def _placed(settings: Settings, park_id: str) -> set[int]:
     with get_sessionmaker(settings.database_url)() as s:
         rows = s.execute(
             select(Enterprise)
             .join(Interaction, Interaction.enterprise_id == Enterprise.id)
             .where(Interaction.park_id == park_id, Interaction.kind.in_(POSITIVE_KINDS))
         ).scalars()
-        return {_key(e) for e in rows}
+        return {e.id for e in rows}
 
 
 def _match_payload(e: Enterprise) -> dict[str, Any]:
@@ -114,7 +112,7 @@ def test_leads_leave_out_enterprises_placed_in_the_park(
 ) -> None:
     placed = _placed(trained_settings, PARK)
     assert placed
-    seen: list[str] = []
+    seen: list[int] = []
     offset, count = 0, None
     while count is None or offset < count:
         body = bureau.get(f"/v1/parks/{PARK}/leads", params={"limit": 200, "offset": offset}).json()
@@ -140,6 +138,32 @@ def test_lead_score_equals_the_park_score_of_match(
         assert lead["score_breakdown"] == park["score_breakdown"]
         compared += 1
     assert compared >= 3
+
+
+def test_a_lead_is_recorded_by_the_id_it_shows_and_then_leaves_the_leads(
+    bureau: httpx.Client,
+) -> None:
+    park = "xianghe_robotics"
+    first = bureau.get(f"/v1/parks/{park}/leads", params={"limit": 1}).json()
+    lead = first["data"][0]
+    r = bureau.post(
+        "/v1/interactions",
+        json={"enterprise_id": lead["enterprise_id"], "park_id": park, "kind": "signed"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert r.status_code == 201, r.text
+    assert (
+        bureau.get(f"/v1/enterprises/{lead['enterprise_id']}").json()["external_id"]
+        == (lead["external_id"])
+    )
+    after = bureau.get(f"/v1/parks/{park}/leads", params={"limit": 200}).json()
+    assert after["count"] == first["count"] - 1
+    assert lead["enterprise_id"] not in [d["enterprise_id"] for d in after["data"]]
+    gaps = bureau.get(f"/v1/parks/{park}/chain-gaps").json()
+    candidates = [
+        c["enterprise_id"] for ch in gaps["chains"] for s in ch["segments"] for c in s["candidates"]
+    ]
+    assert lead["enterprise_id"] not in candidates
 
 
 def test_leads_filter_and_paginate(bureau: httpx.Client) -> None:
@@ -255,7 +279,8 @@ def test_leads_export_as_csv_and_xlsx_with_chinese_headers(bureau: httpx.Client)
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0] == HEADERS
     assert len(rows) == n + 1
-    assert [row[0] for row in rows[1:]] == [d["enterprise_id"] for d in api["data"][:n]]
+    assert [int(row[0]) for row in rows[1:]] == [d["enterprise_id"] for d in api["data"][:n]]
+    assert [row[11] for row in rows[1:]] == [d["external_id"] or "" for d in api["data"][:n]]
     assert all(row[2] == "北京" and row[9] in ("是", "否") for row in rows[1:])
     assert float(rows[1][4]) == api["data"][0]["score"]
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
+from api import leads_service
 from api.middleware import RedactQuery
-from api.routes import leads as lead_routes
 from api.settings import Settings
 from store import orm
 from store.db import get_sessionmaker
@@ -112,16 +112,13 @@ class _Holder:
         self.matcher = matcher
 
 
-class _Cache:
-    def __init__(self, warm: bool) -> None:
-        self.warm = warm
+class _Pool:
+    def __init__(self) -> None:
+        self.calls = 0
 
-    def warm_for(self, matcher: object) -> bool:
-        return self.warm
-
-    def vectors(self, matcher: object, items: object) -> list[object]:
+    def snapshot(self, matcher: object, source: object) -> None:
+        self.calls += 1
         release.wait(10)
-        return []
 
 
 release = threading.Event()
@@ -138,20 +135,22 @@ class _Sessions:
         return None
 
 
-def test_warm_runs_only_when_cold_and_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lead_routes, "load_enterprises", lambda session: [])
+def test_warm_runs_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     state = type("S", (), {"holder": _Holder(object()), "sessions": _Sessions()})()
     release.clear()
-    # A served app in this process may be warming its own cache right now: let it finish.
-    assert lead_routes._warming.acquire(timeout=300)
-    lead_routes._warming.release()
+    # A served app in this process may be warming its own pool right now: let it finish.
+    assert leads_service._warming.acquire(timeout=300)
+    leads_service._warming.release()
     before = threading.active_count()
-    assert lead_routes.warm(state, _Cache(warm=True)) is False  # type: ignore[arg-type]
-    assert lead_routes.warm(state, _Cache(warm=False)) is True  # type: ignore[arg-type]
+    pool = _Pool()
+    assert leads_service.warm(state, pool) is True  # type: ignore[arg-type]
     # Thirty logins while that one runs start nothing more.
-    assert not any(lead_routes.warm(state, _Cache(warm=False)) for _ in range(30))  # type: ignore[arg-type]
+    assert not any(leads_service.warm(state, pool) for _ in range(30))  # type: ignore[arg-type]
     assert threading.active_count() <= before + 1
     release.set()
+    assert leads_service._warming.acquire(timeout=30)  # it ends, and lets the next one run
+    leads_service._warming.release()
+    assert pool.calls == 1
 
 
 def test_compose_trusts_forwarded_headers_from_the_docker_network() -> None:
