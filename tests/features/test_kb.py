@@ -154,6 +154,51 @@ def test_industry_code_maps_to_chain_by_longest_prefix(kb: KnowledgeBase) -> Non
     assert kb.industry("C3612") is not None and kb.industry("C9999") is None
 
 
+def _chains_of(kb: KnowledgeBase, code: str) -> set[str]:
+    return {r.chain_id for r in kb.chains_for_code(code)}
+
+
+def test_a_clusters_product_class_maps_to_the_chain_the_policy_puts_the_cluster_in(
+    kb: KnowledgeBase,
+) -> None:
+    # The 工业设计 paragraph names these clusters; a maker of their product (by GB/T class) must
+    # land in the same chain, else a 香河 furniture maker gets no chain at all.
+    for park_name, code in [
+        ("香河家具产业集群", "C2110"),
+        ("平乡自行车产业集群", "C3761"),
+        ("唐山陶瓷产业集群", "C3074"),
+        ("曲阳石雕产业集群", "C2431"),
+    ]:
+        park = next(p for p in kb.parks if p.name == park_name)
+        assert _chains_of(kb, code) <= {r.chain_id for r in park.chains}, code
+        assert "industrial_design" in _chains_of(kb, code), code
+    # 观光缆车 is named under 工业旅游; the rest of 物料搬运设备 stays 专用装备.
+    assert _chains_of(kb, "C3436") == {"industrial_tourism"}
+    assert _chains_of(kb, "C3432") == {"high_end_equipment"}
+    # 残疾人座车 stays with 康复器具 although its group now maps to 工业设计.
+    assert _chains_of(kb, "C3762") == {"biomedicine"}
+
+
+def test_groups_are_split_where_only_some_classes_belong_to_a_chain(kb: KnowledgeBase) -> None:
+    # 高端轴承 is named under 钢材精深加工, gears and reducers are 智能装备, not 钢材.
+    assert "steel" in _chains_of(kb, "C3451")
+    assert _chains_of(kb, "C3453") == {"high_end_equipment"}
+    assert "steel" not in _chains_of(kb, "C3459")
+    # Non-ferrous rolling and casting are not 钢材精深加工 (战新 tags them 新材料).
+    for code in ("C3252", "C3392"):
+        assert _chains_of(kb, code) == {"new_materials"}, code
+    assert "steel" in _chains_of(kb, "C3391")
+    # Growers supply the food chain, but not with fibre or tobacco crops; 中药材 is 中医药.
+    assert _chains_of(kb, "A0141") == {"food"}
+    assert _chains_of(kb, "A0134") == set()
+    assert _chains_of(kb, "A0170") == {"biomedicine"}
+
+
+def test_every_class_mapping_says_what_supports_it(kb: KnowledgeBase) -> None:
+    missing = [m.code for m in kb.gbt_map if not (m.note or "").strip()]
+    assert not missing
+
+
 # -- the validator ------------------------------------------------------------------------------
 @pytest.fixture
 def kb_copy(tmp_path: Path) -> Path:
