@@ -17,9 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +52,9 @@ SCORING_SOURCES = (
     "features/scope.py",
     "features/enterprise.py",
 )
+# How stale the pool may be to another process's additions or deletions (writes through this
+# process are marked and seen at once).
+STAMP_EVERY = 0.5
 # Text readings kept per snapshot for the reasons (about 0.3 KB each).
 READINGS_KEPT = 50_000
 # Fresh rows after which an updated index is written to disk again (an import, not an edit).
@@ -225,6 +230,7 @@ class LeadPool:
         self._refresh_lock = threading.Lock()  # one refresh at a time; readers never wait on it
         self._dirty: set[int] = set()
         self._dirty_lock = threading.Lock()
+        self._checked = -math.inf  # when the table was last found unchanged (time.monotonic)
         self._generation = 0
         self._parks: OrderedDict[tuple[int, int], ParkLeads] = OrderedDict()
         self._parks_lock = threading.Lock()
@@ -235,17 +241,24 @@ class LeadPool:
         snap = self._snap
         return snap is not None and snap.serves(matcher)
 
-    def mark_changed(self, record_ids: Iterable[int]) -> None:
-        """Records edited (or deleted) through this process: re-indexed at the next look."""
+    def mark_changed(self, record_ids: Iterable[int] = ()) -> None:
+        """Records written through this process: edited ones are re-indexed, and the next look
+        checks the table at once (without ids: records were added or deleted)."""
         with self._dirty_lock:
             self._dirty.update(int(i) for i in record_ids)
+            self._checked = -math.inf
 
     def snapshot(self, matcher: Matcher, source: PoolSource) -> PoolSnapshot:
-        """The pool as it is now for `matcher`, brought up to date if records changed."""
+        """The pool as it is now for `matcher`, brought up to date if records changed. Other
+        processes' additions and deletions are looked for at most every STAMP_EVERY seconds."""
         snap = self._snap
-        fresh = snap is not None and snap.serves(matcher) and not self._dirty
-        if fresh and snap is not None and source.stamp() == snap.stamp:
-            return snap
+        if snap is not None and snap.serves(matcher) and not self._dirty:
+            now = time.monotonic()
+            if now - self._checked < STAMP_EVERY:
+                return snap
+            if source.stamp() == snap.stamp:
+                self._checked = now
+                return snap
         with self._refresh_lock:
             snap = self._snap
             if snap is None or not snap.serves(matcher):
@@ -330,6 +343,7 @@ class LeadPool:
     def _update(self, snap: PoolSnapshot, source: PoolSource) -> PoolSnapshot:
         with self._dirty_lock:
             dirty, self._dirty = self._dirty, set()
+        self._checked = time.monotonic()
         count, _ = source.stamp()
         added = source.rows(above=snap.stamp[1])
         edited_ids = snap.record_ids[snap.rows_of(dirty)]

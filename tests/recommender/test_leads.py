@@ -249,7 +249,9 @@ def test_lead_reasons_speak_from_the_park_side(snap: PoolSnapshot) -> None:
     assert terms and f"该企业主营「{'、'.join(terms)}」" in chain["text"]
 
 
-def test_pool_is_updated_row_by_row(matcher: Matcher, records: list[PoolRow]) -> None:
+def test_pool_is_updated_row_by_row(
+    matcher: Matcher, records: list[PoolRow], monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = ListSource(records[:60])
     pool = LeadPool()
     first = pool.snapshot(matcher, source)
@@ -279,6 +281,14 @@ def test_pool_is_updated_row_by_row(matcher: Matcher, records: list[PoolRow]) ->
     )
     row = int(second.rows_of([edited.record_id])[0])
     assert second.profiles[row].description == NEV
+
+    # Another process adds a record: seen once the table is looked at again (every STAMP_EVERY).
+    late = records[70]
+    source.records[late.record_id] = late
+    monkeypatch.setattr("recommender.leads.STAMP_EVERY", 3600.0)
+    assert pool.snapshot(matcher, source) is second
+    monkeypatch.setattr("recommender.leads.STAMP_EVERY", 0.0)
+    assert late.record_id in pool.snapshot(matcher, source).record_ids
 
     other = Matcher(matcher.kb, matcher.text, None, version=matcher.version)
     assert pool.snapshot(other, source).matcher is other  # another model: a new index
