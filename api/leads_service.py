@@ -283,7 +283,11 @@ def ranked(
     rows = rank_leads(view.snap, view.scores, view.segments, filters, leave_out=view.placed)
     entries = [
         lead_entry(
-            view.snap, view.index, lead_at(view.scores, int(r), view.segments), view.segments
+            view.snap,
+            view.index,
+            view.scores,
+            lead_at(view.scores, int(r), view.segments),
+            view.segments,
         )
         for r in rows[offset : offset + limit]
     ]

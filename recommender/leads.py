@@ -17,9 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,8 +34,8 @@ from features.enterprise import SCALE, EnterpriseProfile
 from features.kb import Park, Rule
 from features.text import normalize
 from recommender.bundle import library_versions
-from recommender.hybrid import SIMILAR_SHOWN, Matcher, features_from_scores, item_features
-from recommender.pool import ParkScores, PoolIndex, PoolScorer, chain_scores
+from recommender.hybrid import SIMILAR_SHOWN, Matcher, features_from_scores
+from recommender.pool import ParkScores, PoolIndex, PoolScorer
 
 log = logging.getLogger("investmatch")
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,11 @@ SCORING_SOURCES = (
     "features/scope.py",
     "features/enterprise.py",
 )
+# How stale the pool may be to another process's additions or deletions (writes through this
+# process are marked and seen at once).
+STAMP_EVERY = 0.5
+# Text readings kept per snapshot for the reasons (about 0.3 KB each).
+READINGS_KEPT = 50_000
 # Fresh rows after which an updated index is written to disk again (an import, not an edit).
 SAVE_AFTER = 500
 
@@ -145,6 +152,9 @@ class PoolSnapshot:
     origin: np.ndarray  # object: the origin of each row ("" when unknown)
     scale: np.ndarray  # object: the scale bucket of each row ("" when unknown)
     generation: int
+    # filled as leads are explained: industry code → the segments it points to; row → reading
+    code_memo: dict[str, frozenset[int]] = field(default_factory=dict)
+    readings: dict[int, RowReading] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.record_ids)
@@ -178,6 +188,7 @@ class ParkLeads:
     scores: ParkScores
     order: np.ndarray  # rows the policy admits, best score first, ties by record id
     segment: np.ndarray  # (n,) int: the park segment each row serves best, −1 for none
+    item_row: Any = None  # the park's LightFM feature row (None without a learned part)
 
 
 def _build_snapshot(
@@ -219,6 +230,7 @@ class LeadPool:
         self._refresh_lock = threading.Lock()  # one refresh at a time; readers never wait on it
         self._dirty: set[int] = set()
         self._dirty_lock = threading.Lock()
+        self._checked = -math.inf  # when the table was last found unchanged (time.monotonic)
         self._generation = 0
         self._parks: OrderedDict[tuple[int, int], ParkLeads] = OrderedDict()
         self._parks_lock = threading.Lock()
@@ -229,17 +241,24 @@ class LeadPool:
         snap = self._snap
         return snap is not None and snap.serves(matcher)
 
-    def mark_changed(self, record_ids: Iterable[int]) -> None:
-        """Records edited (or deleted) through this process: re-indexed at the next look."""
+    def mark_changed(self, record_ids: Iterable[int] = ()) -> None:
+        """Records written through this process: edited ones are re-indexed, and the next look
+        checks the table at once (without ids: records were added or deleted)."""
         with self._dirty_lock:
             self._dirty.update(int(i) for i in record_ids)
+            self._checked = -math.inf
 
     def snapshot(self, matcher: Matcher, source: PoolSource) -> PoolSnapshot:
-        """The pool as it is now for `matcher`, brought up to date if records changed."""
+        """The pool as it is now for `matcher`, brought up to date if records changed. Other
+        processes' additions and deletions are looked for at most every STAMP_EVERY seconds."""
         snap = self._snap
-        fresh = snap is not None and snap.serves(matcher) and not self._dirty
-        if fresh and snap is not None and source.stamp() == snap.stamp:
-            return snap
+        if snap is not None and snap.serves(matcher) and not self._dirty:
+            now = time.monotonic()
+            if now - self._checked < STAMP_EVERY:
+                return snap
+            if source.stamp() == snap.stamp:
+                self._checked = now
+                return snap
         with self._refresh_lock:
             snap = self._snap
             if snap is None or not snap.serves(matcher):
@@ -324,6 +343,7 @@ class LeadPool:
     def _update(self, snap: PoolSnapshot, source: PoolSource) -> PoolSnapshot:
         with self._dirty_lock:
             dirty, self._dirty = self._dirty, set()
+        self._checked = time.monotonic()
         count, _ = source.stamp()
         added = source.rows(above=snap.stamp[1])
         edited_ids = snap.record_ids[snap.rows_of(dirty)]
@@ -361,7 +381,9 @@ class LeadPool:
         scores = snap.scorer.scores_for_park(snap.index, park)
         ok = np.flatnonzero(np.isfinite(scores.final))
         order = ok[np.argsort(-scores.final[ok], kind="stable")]  # rows ascend by record id
-        out = ParkLeads(scores, order, park_segment_of_rows(snap, park))
+        m = snap.matcher
+        item_row = m._item_rows[park] if m.collab is not None else None
+        out = ParkLeads(scores, order, park_segment_of_rows(snap, park), item_row)
         with self._parks_lock:
             self._parks[key] = out
             while len(self._parks) > self._park_cache:
@@ -545,31 +567,61 @@ def lead_at(pl: ParkLeads, row: int, segments: ParkSegments) -> Lead:
     )
 
 
-def segment_terms(matcher: Matcher, text: str, j: int) -> tuple[str, ...]:
-    """The policy terms of segment `j` found in `text`, weightiest first (as `TextMatch.terms`)."""
-    tf = matcher.text
-    found = [t for t in tf.match_terms(text) if j in tf.term_segments_[t]]
-    return tuple(sorted(found, key=lambda t: -tf.term_weight_[t]))
+@dataclass
+class RowReading:
+    """What the reasons read of one record, whatever the park: the policy terms found
+    (weightiest first), the canonical product words found, and (once a park's learned part is
+    explained) its LightFM features and feature row."""
+
+    terms: tuple[str, ...]
+    keywords: tuple[str, ...]
+    user: tuple[Any, Any] | None = None
 
 
-def code_segments(matcher: Matcher, code: str | None) -> set[int]:
+def row_reading(snap: PoolSnapshot, row: int) -> RowReading:
+    """The record's reading, kept for the snapshot (a page of leads is asked again and again)."""
+    hit = snap.readings.get(row)
+    if hit is None:
+        matcher, text = snap.matcher, snap.profiles[row].text
+        tf = matcher.text
+        terms = tuple(sorted(tf.match_terms(text), key=lambda t: -tf.term_weight_[t]))
+        keywords = tuple(sorted(matcher.content.keyword_matches(normalize(text))))
+        hit = RowReading(terms, keywords)
+        if len(snap.readings) >= READINGS_KEPT:
+            snap.readings.clear()
+        snap.readings[row] = hit
+    return hit
+
+
+def segment_terms(snap: PoolSnapshot, row: int, j: int) -> tuple[str, ...]:
+    """The policy terms of segment `j` found in the record's text, weightiest first (as
+    `TextMatch.terms`)."""
+    segments_of = snap.matcher.text.term_segments_
+    return tuple(t for t in row_reading(snap, row).terms if j in segments_of[t])
+
+
+def code_segments(snap: PoolSnapshot, code: str | None) -> frozenset[int]:
     """Segments a stated industry code points to (`ContentSignals.code_segments`)."""
     if not code:
-        return set()
-    content = matcher.content
-    return {
-        j
-        for ref in matcher.kb.chains_for_code(code)
-        for j in content._ref_segments(ref.chain_id, ref.segment_id)
-    }
+        return frozenset()
+    hit = snap.code_memo.get(code)
+    if hit is None:
+        matcher = snap.matcher
+        hit = frozenset(
+            j
+            for ref in matcher.kb.chains_for_code(code)
+            for j in matcher.content._ref_segments(ref.chain_id, ref.segment_id)
+        )
+        snap.code_memo[code] = hit
+    return hit
 
 
-def park_keywords(matcher: Matcher, text: str, park: int) -> list[str]:
-    """The park's own product words found in the text (`ContentSignals.park_keywords`)."""
-    content = matcher.content
+def park_keywords(snap: PoolSnapshot, row: int, park: int) -> list[str]:
+    """The park's own product words found in the record's text (`ContentSignals.park_keywords`)."""
+    content = snap.matcher.content
     return [
         content.kw_own[(park, k)]
-        for k in sorted(content.keyword_matches(normalize(text)))
+        for k in row_reading(snap, row).keywords
         if park in content.kw_parks.get(k, ())
     ]
 
@@ -585,7 +637,7 @@ def applied_rules(snap: PoolSnapshot, row: int, park: int) -> list[Rule]:
 
 
 def lead_reasons(
-    snap: PoolSnapshot, park: int, lead: Lead, segments: ParkSegments
+    snap: PoolSnapshot, park: int, pl: ParkLeads, lead: Lead, segments: ParkSegments
 ) -> list[dict[str, Any]]:
     """Why the lead suits the park, in Chinese, from the park's side: which of its segments the
     enterprise serves and how that segment stands, shared products, policy rules, similar firms."""
@@ -596,11 +648,11 @@ def lead_reasons(
     if j is not None:
         seg = kb.segment_by_id[matcher.segment_ids[j]]
         chain = kb.chain_by_id[kb.chain_of_segment[seg.segment_id]]
-        terms = segment_terms(matcher, e.text, j)[:5]
+        terms = segment_terms(snap, lead.row, j)[:5]
         what = "、".join(terms) if terms else shorten(e.description, 24)
         code = e.industry_code
         via_code = ""
-        if code and j in code_segments(matcher, code):
+        if code and j in code_segments(snap, code):
             ind = kb.industry(code)
             via_code = f"（行业代码 {code}{'·' + ind.name if ind else ''}也指向该环节）"
         label = f"「{chain.name}·{seg.name}」"
@@ -619,7 +671,7 @@ def lead_reasons(
                 "source": seg.source,
             }
         )
-    words = park_keywords(matcher, e.text, park)
+    words = park_keywords(snap, lead.row, park)
     if words:
         out.append(
             {
@@ -633,11 +685,17 @@ def lead_reasons(
     collab = matcher.collab
     w = matcher.weights.collaborative
     if collab is not None and w and lead.collaborative / w >= SIMILAR_SHOWN:
-        seg_row = np.asarray(snap.index.segment[lead.row], dtype=np.float64)
-        chain_row = chain_scores(matcher.content, seg_row[None, :])[0]
-        feats = features_from_scores(seg_row, chain_row, matcher.segment_ids, matcher.chain_ids, e)
-        row = collab.item_rows([p.park_id], [item_features(p)])[0]
-        pairs = collab.explain(feats, row)
+        reading = row_reading(snap, lead.row)
+        if reading.user is None:
+            seg_row = np.asarray(snap.index.segment[lead.row], dtype=np.float64)
+            chain_row = np.zeros(len(matcher.chain_ids))
+            np.maximum.at(chain_row, matcher.content.seg_chain, seg_row)  # as ContentScorer.score
+            feats = features_from_scores(
+                seg_row, chain_row, matcher.segment_ids, matcher.chain_ids, e
+            )
+            reading.user = (feats, collab.user_vector(feats))
+        feats, user_row = reading.user
+        pairs = collab.explain(feats, pl.item_row, user_row=user_row)
         if pairs:
             said = "；".join(
                 f"{matcher.describe_feature(a.user_feature)} ↔ {matcher.describe_feature(a.item_feature)}"
@@ -653,7 +711,9 @@ def lead_reasons(
     return out
 
 
-def lead_entry(snap: PoolSnapshot, park: int, lead: Lead, segments: ParkSegments) -> dict[str, Any]:
+def lead_entry(
+    snap: PoolSnapshot, park: int, pl: ParkLeads, lead: Lead, segments: ParkSegments
+) -> dict[str, Any]:
     """One lead as the API returns it."""
     kb, e = snap.matcher.kb, snap.profiles[lead.row]
     segment = None
@@ -684,7 +744,7 @@ def lead_entry(snap: PoolSnapshot, park: int, lead: Lead, segments: ParkSegments
         },
         "segment": segment,
         "fills_gap": lead.fills_gap,
-        "reasons": lead_reasons(snap, park, lead, segments),
+        "reasons": lead_reasons(snap, park, pl, lead, segments),
     }
 
 

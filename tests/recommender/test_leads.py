@@ -108,13 +108,22 @@ def test_lead_score_equals_the_park_score_of_match(snap: PoolSnapshot) -> None:
     matcher = snap.matcher
     park, pl = view(snap, CHAIN_PARK)
     segs = park_segments(matcher, park, [])
-    for row in rank_leads(snap, pl, segs)[:5]:
-        entry = lead_entry(snap, park, lead_at(pl, int(row), segs), segs)
+    explained = 0
+    for row in rank_leads(snap, pl, segs)[:8]:
+        entry = lead_entry(snap, park, pl, lead_at(pl, int(row), segs), segs)
         assert entry["enterprise_id"] == int(snap.record_ids[row])
         answer = matcher.match(snap.profiles[row], top_k=len(matcher.parks))
         park_score = next(p for p in answer["parks"] if p["park_id"] == CHAIN_PARK)
         assert entry["score"] == park_score["score"]
         assert entry["score_breakdown"] == park_score["score_breakdown"]
+        # The learned part is explained by the same feature pairs as in /v1/match.
+        basis = [
+            r["text"].split("主要依据")[-1] for r in park_score["reasons"] if r["kind"] == "similar"
+        ]
+        said = [r["text"].split("主要依据")[-1] for r in entry["reasons"] if r["kind"] == "similar"]
+        assert said == basis
+        explained += bool(said)
+    assert explained
 
 
 def test_rank_leads_is_sorted_and_leaves_out_excluded_enterprises(snap: PoolSnapshot) -> None:
@@ -229,7 +238,7 @@ def test_lead_reasons_speak_from_the_park_side(snap: PoolSnapshot) -> None:
     park, pl = view(snap, CHAIN_PARK)
     segs = park_segments(matcher, park, [])
     row = next(int(r) for r in rank_leads(snap, pl, segs) if pl.segment[r] >= 0)
-    reasons = lead_entry(snap, park, lead_at(pl, row, segs), segs)["reasons"]
+    reasons = lead_entry(snap, park, pl, lead_at(pl, row, segs), segs)["reasons"]
     chain = reasons[0]
     assert chain["kind"] == "chain" and chain["source"]
     assert chain["text"].startswith("该企业主营「") and "「高端装备产业·" in chain["text"]
@@ -240,7 +249,9 @@ def test_lead_reasons_speak_from_the_park_side(snap: PoolSnapshot) -> None:
     assert terms and f"该企业主营「{'、'.join(terms)}」" in chain["text"]
 
 
-def test_pool_is_updated_row_by_row(matcher: Matcher, records: list[PoolRow]) -> None:
+def test_pool_is_updated_row_by_row(
+    matcher: Matcher, records: list[PoolRow], monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = ListSource(records[:60])
     pool = LeadPool()
     first = pool.snapshot(matcher, source)
@@ -270,6 +281,14 @@ def test_pool_is_updated_row_by_row(matcher: Matcher, records: list[PoolRow]) ->
     )
     row = int(second.rows_of([edited.record_id])[0])
     assert second.profiles[row].description == NEV
+
+    # Another process adds a record: seen once the table is looked at again (every STAMP_EVERY).
+    late = records[70]
+    source.records[late.record_id] = late
+    monkeypatch.setattr("recommender.leads.STAMP_EVERY", 3600.0)
+    assert pool.snapshot(matcher, source) is second
+    monkeypatch.setattr("recommender.leads.STAMP_EVERY", 0.0)
+    assert late.record_id in pool.snapshot(matcher, source).record_ids
 
     other = Matcher(matcher.kb, matcher.text, None, version=matcher.version)
     assert pool.snapshot(other, source).matcher is other  # another model: a new index
