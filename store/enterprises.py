@@ -173,6 +173,20 @@ def get_enterprise(session: Session, enterprise_id: int) -> orm.Enterprise | Non
     return session.get(orm.Enterprise, enterprise_id)
 
 
+# A record id is a 32-bit INTEGER column: larger numbers are no record (and overflow SQLite).
+MAX_RECORD_ID = 2**31 - 1
+
+
+def find_enterprise(session: Session, key: str) -> orm.Enterprise | None:
+    """The record whose id is `key` (ASCII digits); failing that, the one imported as `key`."""
+    if re.fullmatch(r"[0-9]{1,10}", key) and int(key) <= MAX_RECORD_ID:
+        row = session.get(orm.Enterprise, int(key))
+        if row is not None:
+            return row
+    stmt = select(orm.Enterprise).where(orm.Enterprise.external_id == key)
+    return session.scalars(stmt).first()
+
+
 def delete_enterprise(
     factory: sessionmaker[Session], enterprise_id: int, bureau: str | None
 ) -> bool:

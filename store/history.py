@@ -96,14 +96,15 @@ def count_enterprises(factory: sessionmaker[Session]) -> int:
 
 
 def read_history(factory: sessionmaker[Session]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(enterprises, interactions) as training frames, enterprise_id = external id or DB id."""
+    """(enterprises, interactions) as training frames. `enterprise_id` is the record's database id
+    (as text, since registry firms are keyed `reg:…` beside them); `external_id` the imported id."""
     with factory() as session:
         ents = session.execute(select(orm.Enterprise)).scalars().all()
         ent = pd.DataFrame(
             [
                 dict(
-                    enterprise_id=e.external_id or f"db{e.id}",
-                    db_id=e.id,
+                    enterprise_id=str(e.id),
+                    external_id=e.external_id,
                     products="；".join(e.products or []),
                     created_at=e.created_at,
                     **{k: getattr(e, k) for k in ENTERPRISE_FIELDS},
@@ -111,11 +112,10 @@ def read_history(factory: sessionmaker[Session]) -> tuple[pd.DataFrame, pd.DataF
                 for e in ents
             ]
         )
-        key = {e.id: e.external_id or f"db{e.id}" for e in ents}
         inter = pd.DataFrame(
             [
                 dict(
-                    enterprise_id=key[i.enterprise_id],
+                    enterprise_id=str(i.enterprise_id),
                     park_id=i.park_id,
                     kind=i.kind,
                     occurred_at=i.occurred_at,

@@ -3,7 +3,6 @@ lead exports and a printable match report. Every page but the login needs the bu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -11,7 +10,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from api.auth import (
     ROLE_RANK,
@@ -35,10 +33,11 @@ from api.routes.pages import (
     to_payload,
     validation_errors,
 )
-from api.schemas import MAX_ID, ORIGIN_VALUES, MatchRequest
+from api.schemas import ORIGIN_VALUES, MatchRequest
 from api.security import csrf_ok, renew_csrf
 from features.kb import KnowledgeBase, Park
 from recommender.leads import SCALE_NAMES, LeadFilters, served_segments
+from store.enterprises import find_enterprise
 from store.orm import Enterprise
 
 router = APIRouter(include_in_schema=False)
@@ -400,17 +399,8 @@ def leads_export_page(
 REPORT_PARKS = 5
 
 
-def enterprise_payload(session: Any, enterprise_id: str) -> dict[str, Any] | None:
-    """A pool enterprise as a /v1/match payload (by imported id, or db<primary key>)."""
-    stmt = select(Enterprise).where(Enterprise.external_id == enterprise_id)
-    e = session.scalars(stmt).first()
-    key = enterprise_id.removeprefix("db")
-    # ASCII digits only ("db²" passed isdigit() and then broke int()), and within the column's range.
-    numeric = key != enterprise_id and re.fullmatch(r"[0-9]{1,10}", key) is not None
-    if e is None and numeric and int(key) <= MAX_ID:
-        e = session.get(Enterprise, int(key))
-    if e is None:
-        return None
+def enterprise_payload(e: Enterprise) -> dict[str, Any]:
+    """A pool enterprise as a /v1/match payload."""
     payload = {
         "description": e.description,
         "name": e.name,
@@ -436,14 +426,20 @@ def report(
     form: Annotated[SelfCheckForm, Query()],
     enterprise_id: str | None = None,
 ) -> HTMLResponse:
-    """A one-page printable match report: for a pool enterprise (enterprise_id) or for the fields
-    of the self-check form given as query parameters (研发投入强度 as a percent)."""
+    """A one-page printable match report: for a pool enterprise (`enterprise_id`, its record id as
+    in every API answer; an imported id is looked up too, for links typed by hand) or for the
+    fields of the self-check form given as query parameters (研发投入强度 as a percent)."""
+    record: Enterprise | None = None
     if enterprise_id:
-        payload = enterprise_payload(session, enterprise_id.strip())
-        if payload is None:
+        record = find_enterprise(session, enterprise_id.strip())
+        if record is None:
             return error_page(
-                request, "未找到企业", f"企业“{enterprise_id}”不在企业库中，请核对企业编号。", 404
+                request,
+                "未找到企业",
+                f"企业记录 {enterprise_id} 不在企业库中，请核对企业记录编号（enterprise_id）。",
+                404,
             )
+        payload = enterprise_payload(record)
         errors: dict[str, list[str]] = {}
     else:
         payload, errors = to_payload(form)
@@ -466,7 +462,7 @@ def report(
         "title": f"园区匹配报告{'：' + req.name if req.name else ''}",
         "req": req,
         "result": result,
-        "enterprise_id": enterprise_id,
+        "record": record,
         "industry": kb.industry(req.industry_code) if req.industry_code else None,
         "zone_names": {z.zone_id: z.name for z in kb.zones},
         "labels": FORM_LABELS,
