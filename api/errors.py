@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from features.enterprise import ENTERPRISE_FIELDS
+
 
 class AppError(Exception):
     """An error the user can act on; `detail` is Chinese and says what to do next."""
@@ -37,17 +39,7 @@ class ServiceUnavailable(AppError):
 
 
 FIELD_NAMES = {
-    "description": "description（企业主营业务描述）",
-    "name": "name（企业名称）",
-    "industry_code": "industry_code（国民经济行业代码）",
-    "products": "products（主要产品）",
-    "employees": "employees（员工人数）",
-    "annual_revenue_wan": "annual_revenue_wan（年营业收入，万元）",
-    "investment_wan": "investment_wan（计划投资额，万元）",
-    "rd_intensity": "rd_intensity（研发投入强度）",
-    "energy_tce": "energy_tce（年综合能耗，吨标准煤）",
-    "land_mu": "land_mu（用地需求，亩）",
-    "origin": "origin（企业来源地）",
+    **{f.name: f.api_label for f in ENTERPRISE_FIELDS},
     "top_k": "top_k（返回园区数量）",
     "limit": "limit（每页条数）",
     "offset": "offset（偏移量）",

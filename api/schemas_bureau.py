@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas import ENTERPRISE_EXAMPLE, MAX_ID, MatchRequest, no_controls
+from features.enterprise import FIELD_BY_NAME
 from store.enterprises import as_utc
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -71,22 +72,27 @@ class EnterpriseCreate(MatchRequest):
         return v
 
 
+def described(name: str) -> Any:
+    """A response field described as `features.enterprise` describes it (bounds are the input's)."""
+    return Field(description=FIELD_BY_NAME[name].description)
+
+
 class EnterprisePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int = Field(description=ENTERPRISE_ID_DOC)
     external_id: str | None = Field(description=EXTERNAL_ID_DOC)
-    name: str | None = Field(description="企业名称")
-    description: str = Field(description="主营业务描述")
-    industry_code: str | None = Field(description="GB/T 4754-2017 行业代码")
-    products: list[str] = Field(description="主要产品")
-    employees: int | None = Field(description="员工人数（人）")
-    annual_revenue_wan: float | None = Field(description="年营业收入（万元）")
-    investment_wan: float | None = Field(description="计划投资额（万元）")
-    rd_intensity: float | None = Field(description="研发投入强度 0–1")
-    energy_tce: float | None = Field(description="年综合能耗（吨标准煤）")
-    land_mu: float | None = Field(description="用地需求（亩）")
-    origin: str | None = Field(description="企业来源地")
+    name: str | None = described("name")
+    description: str = described("description")
+    industry_code: str | None = described("industry_code")
+    products: list[str] = described("products")
+    employees: int | None = described("employees")
+    annual_revenue_wan: float | None = described("annual_revenue_wan")
+    investment_wan: float | None = described("investment_wan")
+    rd_intensity: float | None = described("rd_intensity")
+    energy_tce: float | None = described("energy_tce")
+    land_mu: float | None = described("land_mu")
+    origin: str | None = described("origin")
     record_source: str = Field(
         description="来源：bureau 招商部门录入 / import 文件导入 / self_check 企业自检（经同意）/ "
         "synthetic 模拟历史数据"

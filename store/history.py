@@ -6,20 +6,8 @@ import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from features.enterprise import SCALAR_FIELDS, split_products
 from store import orm
-
-ENTERPRISE_FIELDS = (
-    "name",
-    "description",
-    "industry_code",
-    "employees",
-    "annual_revenue_wan",
-    "investment_wan",
-    "rd_intensity",
-    "energy_tce",
-    "land_mu",
-    "origin",
-)
 
 
 def _clean(v: object) -> object:
@@ -54,11 +42,10 @@ def import_history(
         for r in enterprises.to_dict("records"):
             if r["enterprise_id"] in known:
                 continue
-            products = r.get("products") or ""
-            row = {k: _clean(r.get(k)) for k in ENTERPRISE_FIELDS}
+            row = {k: _clean(r.get(k)) for k in SCALAR_FIELDS}
             row.update(
                 external_id=r["enterprise_id"],
-                products=[p for p in str(products).replace(";", "；").split("；") if p.strip()],
+                products=split_products(r.get("products")),
                 record_source=record_source,
                 consent=True,
             )
@@ -107,7 +94,7 @@ def read_history(factory: sessionmaker[Session]) -> tuple[pd.DataFrame, pd.DataF
                     external_id=e.external_id,
                     products="；".join(e.products or []),
                     created_at=e.created_at,
-                    **{k: getattr(e, k) for k in ENTERPRISE_FIELDS},
+                    **{k: getattr(e, k) for k in SCALAR_FIELDS},
                 )
                 for e in ents
             ]

@@ -37,7 +37,7 @@ from api.schemas import ORIGIN_VALUES, MatchRequest
 from api.security import csrf_ok, renew_csrf
 from features.kb import KnowledgeBase, Park
 from recommender.leads import SCALE_NAMES, LeadFilters, served_segments
-from store.enterprises import find_enterprise
+from store.enterprises import fields_of, find_enterprise
 from store.orm import Enterprise
 
 router = APIRouter(include_in_schema=False)
@@ -399,24 +399,6 @@ def leads_export_page(
 REPORT_PARKS = 5
 
 
-def enterprise_payload(e: Enterprise) -> dict[str, Any]:
-    """A pool enterprise as a /v1/match payload."""
-    payload = {
-        "description": e.description,
-        "name": e.name,
-        "industry_code": e.industry_code,
-        "products": list(e.products or []),
-        "employees": e.employees,
-        "annual_revenue_wan": e.annual_revenue_wan,
-        "investment_wan": e.investment_wan,
-        "rd_intensity": e.rd_intensity,
-        "energy_tce": e.energy_tce,
-        "land_mu": e.land_mu,
-        "origin": e.origin,
-    }
-    return {k: v for k, v in payload.items() if v not in (None, [], "")}
-
-
 @router.get("/bureau/report", response_class=HTMLResponse)
 def report(
     request: Request,
@@ -439,7 +421,7 @@ def report(
                 f"企业记录 {enterprise_id} 不在企业库中，请核对企业记录编号（enterprise_id）。",
                 404,
             )
-        payload = enterprise_payload(record)
+        payload = fields_of(record)
         errors: dict[str, list[str]] = {}
     else:
         payload, errors = to_payload(form)

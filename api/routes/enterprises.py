@@ -36,6 +36,7 @@ from api.schemas_bureau import (
     RecordSource,
 )
 from features.controls import control_message
+from features.enterprise import ENTERPRISE_FIELDS, EXTERNAL_ID_HEADERS
 from features.history import validate_enterprises
 from features.tables import TableError, TableLimits, open_table
 from store import enterprises as store
@@ -56,22 +57,13 @@ UPLOAD_LIMITS = TableLimits(max_bytes=MAX_UPLOAD_BYTES, max_rows=MAX_ROWS, max_c
 IMPORT_WAIT_SECONDS = 30
 _import_slot = threading.BoundedSemaphore(1)
 
-# Column -> accepted headers: the Chinese one first (used in messages), then the English ones.
+# Column -> accepted headers: the Chinese one first (used in messages), then the English ones. The
+# bureau's own id is `external_id` (a legacy `enterprise_id` header means it too, never a record id).
 HEADERS: dict[str, tuple[str, ...]] = {
-    "enterprise_id": ("企业编号", "enterprise_id", "external_id"),
-    "name": ("企业名称", "name"),
-    "description": ("主营业务描述", "description"),
-    "industry_code": ("行业代码", "industry_code"),
-    "products": ("主要产品", "products"),
-    "employees": ("员工人数", "employees"),
-    "annual_revenue_wan": ("年营业收入（万元）", "annual_revenue_wan"),
-    "investment_wan": ("计划投资额（万元）", "investment_wan"),
-    "rd_intensity": ("研发投入强度", "rd_intensity"),
-    "energy_tce": ("年综合能耗（吨标准煤）", "energy_tce"),
-    "land_mu": ("用地需求（亩）", "land_mu"),
-    "origin": ("来源地", "origin"),
+    "external_id": EXTERNAL_ID_HEADERS,
+    **{f.name: (*f.headers, f.name) for f in ENTERPRISE_FIELDS},
 }
-REQUIRED = ("enterprise_id", "description")
+REQUIRED = ("external_id", "description")
 
 
 class Conflict(AppError):
@@ -162,6 +154,9 @@ def read_table(data: bytes | BinaryIO, filename: str) -> tuple[pd.DataFrame, dic
     if errors:
         raise InvalidFile(f"{label} 的表头有误，未导入任何企业", errors)
 
+    # `features.history.validate_enterprises` reads the bureau's id under the history file's name.
+    columns = {("enterprise_id" if c == "external_id" else c): j for c, j in columns.items()}
+    written = {("enterprise_id" if c == "external_id" else c): h for c, h in written.items()}
     frame = pd.DataFrame(
         {col: [r[j] if j < len(r) else "" for r in body] for col, j in columns.items()}, dtype=str
     )

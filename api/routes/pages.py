@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -27,6 +26,7 @@ from api.errors import FIELD_NAMES, AppError, describe_validation_error
 from api.routes.match import run_match, to_profile
 from api.schemas import ORIGIN_VALUES, MatchRequest
 from api.security import CsrfTokens, csrf_cookie, csrf_ok, csrf_tokens, set_csrf_cookie
+from features.enterprise import ENTERPRISE_FIELDS, split_products
 from features.kb import CATALOGUE, CHAIN_GROUPS, DIVISIONS, PARK_KINDS, KnowledgeBase, Park
 from recommender.hybrid import LEARNED_OFF_NOTICE
 from store.enterprises import create_enterprise
@@ -38,20 +38,7 @@ STATIC_DIR = API_DIR / "static"
 log = logging.getLogger("investmatch")
 router = APIRouter(include_in_schema=False)
 
-FORM_LABELS = {
-    "description": "主营业务描述",
-    "name": "企业名称",
-    "industry_code": "行业代码",
-    "products": "主要产品",
-    "employees": "员工人数",
-    "annual_revenue_wan": "年营业收入",
-    "investment_wan": "计划投资额",
-    "rd_intensity": "研发投入强度",
-    "energy_tce": "年综合能耗",
-    "land_mu": "用地需求",
-    "origin": "来源地",
-    "top_k": "返回园区数量",
-}
+FORM_LABELS = {**{f.name: f.short for f in ENTERPRISE_FIELDS}, "top_k": "返回园区数量"}
 REASON_KINDS = {
     "chain": "产业链",
     "cluster": "集群基地",
@@ -60,7 +47,6 @@ REASON_KINDS = {
     "similar": "相似企业",
 }
 ZONE_KINDS = {"core": "一核", "demonstration": "四区"}
-PRODUCT_SEPARATORS = re.compile(r"[\r\n、,，;；]+")
 # Sent to the browser: the self-check answer describes one enterprise and must not be cached.
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -183,7 +169,7 @@ def to_payload(form: SelfCheckForm) -> tuple[dict[str, Any], FormErrors]:
         if not value or fld == "consent":
             continue  # not given (a blank description is reported by MatchRequest as missing)
         if fld == "products":
-            payload[fld] = [p for p in PRODUCT_SEPARATORS.split(value) if p.strip()]
+            payload[fld] = split_products(value)
         elif fld == "rd_intensity":
             try:
                 percent = float(value)
