@@ -14,6 +14,7 @@ from api.auth import admin_token_hash
 from api.deps import AppState, StateDep
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.kb_service import KbWatcher
 from api.middleware import BodySizeLimit, redact_access_log
 from api.models_service import MatcherHolder, load_serving_matcher
 from api.routes import bureau_pages, kb_admin, pages, policy_pages
@@ -70,7 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.lead_cache = LeadCache()
         if settings.leads_warm:
             leads_routes.warm(app.state.app, app.state.lead_cache)
-        yield
+        watcher = KbWatcher(app.state.app)
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
 
     app = InvestMatchApp(
         title="招商匹配 InvestMatch",
