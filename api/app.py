@@ -29,7 +29,9 @@ from api.routes import registry as registry_routes
 from api.routes import reports as report_routes
 from api.schemas import Health
 from api.security import SecurityHeaders, install_security
+from api.services import enterprise_import
 from api.settings import Settings, get_settings
+from api.web import static_files
 from features.kb import load_kb
 from recommender.leads import LeadCache
 from store.db import get_sessionmaker
@@ -94,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         overrides={
-            "/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES,
+            "/v1/enterprises/import": enterprise_import.MAX_UPLOAD_BYTES,
             # a policy's full text: up to MAX_CHARS characters, bounded again before drafting
             "/v1/policies/drafts": policy_pages.MAX_UPLOAD_BYTES,
             policy_pages.BASE: policy_pages.MAX_UPLOAD_BYTES + 64 * 1024,
@@ -116,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(kb_admin.router)
     install_docs(app)  # before /static: it mounts /static/docs
     app.include_router(policy_pages.router)
-    app.mount("/static", pages.static_files(), name="static")
+    app.mount("/static", static_files(), name="static")
 
     @app.get("/healthz", response_model=Health, tags=["运维"], summary="健康检查")
     def healthz(state: StateDep) -> Health:

@@ -56,3 +56,13 @@ def get_db(state: StateDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
+
+
+@contextlib.contextmanager
+def database() -> Iterator[None]:
+    """Work on `state.sessions` outside a request session: a database that is down answers 503
+    with a Chinese message, as for request sessions."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc

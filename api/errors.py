@@ -18,6 +18,7 @@ class AppError(Exception):
 
     status_code = 400
     code = "bad_request"
+    extra: dict[str, Any] = {}  # more fields of the error body (e.g. a file's row errors)
 
     def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None):
         super().__init__(detail)
@@ -36,6 +37,31 @@ class NotFound(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "unavailable"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class TooLarge(AppError):
+    status_code = 413
+    code = "too_large"
+
+
+class FileRejected(AppError):
+    """An uploaded file with errors, nothing imported: `detail` sums them up, the body's `errors`
+    lists the first `max_listed` (each naming its row) and `error_count` counts them all."""
+
+    status_code = 422
+    code = "invalid_file"
+
+    def __init__(self, detail: str, errors: list[str], max_listed: int) -> None:
+        super().__init__(detail)
+        shown = errors[:max_listed]
+        if len(errors) > max_listed:
+            shown.append(f"……另有 {len(errors) - max_listed} 处错误未列出")
+        self.extra = {"errors": shown, "error_count": len(errors)}
 
 
 FIELD_NAMES = {
@@ -111,7 +137,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(
-            error_body(exc.detail, exc.code), status_code=exc.status_code, headers=headers
+            error_body(exc.detail, exc.code, **exc.extra),
+            status_code=exc.status_code,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

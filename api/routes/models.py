@@ -10,7 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.auth import AdminDep, BureauDep
 from api.deps import DB_DOWN, StateDep
-from api.errors import AppError, NotFound, ServiceUnavailable
+from api.errors import AppError, Conflict, NotFound, ServiceUnavailable
 from api.models_service import load_serving_matcher
 from api.schemas import error_responses
 from api.schemas_bureau import UtcDatetime
@@ -19,11 +19,6 @@ from store.orm import ModelVersion
 from store.registry import activate, list_versions, unpin_all
 
 router = APIRouter(prefix="/v1/models", tags=["模型"], responses=error_responses(401, 403, 503))
-
-
-class Conflict(AppError):
-    status_code = 409
-    code = "conflict"
 
 
 class ModelVersionPublic(BaseModel):

@@ -9,11 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import OperationalError
 
 from api.auth import BureauDep
-from api.deps import DB_DOWN, SessionDep, StateDep
-from api.errors import AppError, ServiceUnavailable, error_body
+from api.deps import SessionDep, StateDep, database
+from api.errors import Conflict, FileRejected
 from api.schemas import ErrorPublic, error_responses
 from features.registry import COLUMNS, REGISTRY_LIMITS
 from features.tables import TableError, open_table
@@ -31,11 +30,6 @@ HTTP_LIMITS = replace(REGISTRY_LIMITS, max_bytes=MAX_UPLOAD_BYTES, max_rows=200_
 UPLOAD_LIMITS = {"/v1/registry/import": MAX_UPLOAD_BYTES}
 MAX_LISTED_ERRORS = 200
 ACCEPTED = "、".join(f"{a[0]}（{a[1]}）" for a in COLUMNS.values())
-
-
-class Conflict(AppError):
-    status_code = 409
-    code = "concurrent_import"
 
 
 class RegistryImportPublic(BaseModel):
@@ -100,14 +94,6 @@ class RegistrySummaryPublic(BaseModel):
     source: str = Field(description="数据来源说明")
 
 
-def _rejected(detail: str, errors: list[str]) -> JSONResponse:
-    shown = errors[:MAX_LISTED_ERRORS]
-    return JSONResponse(
-        error_body(detail, "invalid_file", errors=shown, error_count=len(errors)),
-        status_code=422,
-    )
-
-
 @router.post(
     "/import",
     status_code=201,
@@ -145,23 +131,25 @@ def import_registry(
     label = (file.filename or "上传的文件").replace("/", "_")[-80:]
     try:
         header, rows = open_table(file.file, file.filename or "", HTTP_LIMITS)
-        report = firms.import_registry(
-            state.sessions,
-            header,
-            rows,
-            bureau=(bureau or "").strip() or who.bureau or None,
-            label=label,
-        )
+        with database():
+            report = firms.import_registry(
+                state.sessions,
+                header,
+                rows,
+                bureau=(bureau or "").strip() or who.bureau or None,
+                label=label,
+            )
     except TableError as exc:
-        return _rejected(f"{exc.args[0]}；整个文件未导入", [exc.args[0]])
+        raise FileRejected(
+            f"{exc.args[0]}；整个文件未导入", [exc.args[0]], MAX_LISTED_ERRORS
+        ) from None
     except firms.RegistryFileError as exc:
-        return _rejected(exc.detail, exc.errors)
+        raise FileRejected(exc.detail, exc.errors, MAX_LISTED_ERRORS) from None
     except firms.ConcurrentImport:
         raise Conflict(
-            f"{label}：另一次导入同时写入了相同的企业，本次未导入任何数据；请稍后重新上传同一文件"
+            f"{label}：另一次导入同时写入了相同的企业，本次未导入任何数据；请稍后重新上传同一文件",
+            code="concurrent_import",
         ) from None
-    except OperationalError as exc:
-        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
     job = None
     if retrain and (report.imported or report.updated):
         job = state.trainer.start()

@@ -15,6 +15,7 @@ from api.errors import AppError, NotFound
 from api.exports import XLSX, export_title, table_response
 from api.routes.match import run_match
 from api.schemas import MAX_ID, MatchRequest, error_responses
+from api.schemas_bureau import ENTERPRISE_ID_DOC
 from store import orm
 from store.enterprises import fields_of, get_enterprise
 
@@ -91,7 +92,7 @@ def report_rows(result: dict[str, Any], zone_names: dict[str, str]) -> list[list
     response_class=Response,
 )
 def match_report(
-    enterprise_id: Annotated[int, Path(ge=1, le=MAX_ID, description="企业记录编号")],
+    enterprise_id: Annotated[int, Path(ge=1, le=MAX_ID, description=ENTERPRISE_ID_DOC)],
     fmt: Annotated[Literal["csv", "xlsx"], Path(description="csv 或 xlsx")],
     session: SessionDep,
     state: StateDep,

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import get_args
 
-from api.routes.enterprises import read_table
 from api.routes.match import to_profile
 from api.schemas import ENTERPRISE_EXAMPLE, MatchRequest, Origin
 from api.schemas_bureau import EnterprisePublic
+from api.services.enterprise_import import read_table
 from features.enterprise import ENTERPRISE_FIELDS, FIELD_NAMES, ORIGINS, profile_from
 from features.history import validate_enterprises
 from features.kb import KnowledgeBase
