@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import ServiceUnavailable
+from api.errors import DB_DOWN, ServiceUnavailable
 from api.models_service import MatcherHolder
 from api.settings import Settings
 from api.training import Trainer
@@ -38,8 +38,6 @@ def get_state(request: Request) -> AppState:
 
 StateDep = Annotated[AppState, Depends(get_state)]
 
-DB_DOWN = "数据库暂时不可用，请稍后重试"
-
 
 def get_db(state: StateDep) -> Iterator[Session]:
     """A session per request; a lost database connection becomes a 503, never a 500."""
@@ -56,13 +54,3 @@ def get_db(state: StateDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
-
-
-@contextlib.contextmanager
-def database() -> Iterator[None]:
-    """Work on `state.sessions` outside a request session: a database that is down answers 503
-    with a Chinese message, as for request sessions."""
-    try:
-        yield
-    except (OperationalError, InterfaceError) as exc:
-        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,6 +39,19 @@ class NotFound(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "unavailable"
+
+
+DB_DOWN = "数据库暂时不可用，请稍后重试"
+
+
+@contextmanager
+def database() -> Iterator[None]:
+    """Work on a session factory outside a request session: a database that is down answers 503
+    with a Chinese message, as for request sessions (bad input, a DataError, stays a 422)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
 
 
 class Conflict(AppError):

@@ -14,8 +14,8 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.formparsers import MultiPartException
 
 from api.auth import BureauDep
-from api.deps import SessionDep, StateDep, database
-from api.errors import Conflict, NotFound, error_body
+from api.deps import SessionDep, StateDep
+from api.errors import Conflict, NotFound, database, error_body
 from api.routes.match import to_profile
 from api.schemas import MAX_ID, MAX_OFFSET, ErrorPublic, Origin, error_responses
 from api.schemas_bureau import (

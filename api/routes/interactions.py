@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from api.auth import BureauDep
-from api.deps import AppState, SessionDep, StateDep, database
-from api.errors import AppError, Conflict
+from api.deps import AppState, SessionDep, StateDep
+from api.errors import AppError, Conflict, database
 from api.routes.match import InvalidField
 from api.schemas import MAX_ID, MAX_OFFSET, ErrorPublic, error_responses
 from api.schemas_bureau import (

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import BureauDep
-from api.deps import SessionDep, StateDep, database
-from api.errors import Conflict, FileRejected
+from api.deps import SessionDep, StateDep
+from api.errors import Conflict, FileRejected, database
 from api.schemas import ErrorPublic, error_responses
 from features.registry import COLUMNS, REGISTRY_LIMITS
 from features.tables import TableError, open_table

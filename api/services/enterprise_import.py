@@ -11,8 +11,8 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from api.deps import AppState, database
-from api.errors import AppError, FileRejected, ServiceUnavailable, TooLarge
+from api.deps import AppState
+from api.errors import AppError, FileRejected, ServiceUnavailable, TooLarge, database
 from api.schemas_bureau import INVENTED_ID, INVENTED_ID_MESSAGE
 from features.controls import control_message
 from features.enterprise import ENTERPRISE_FIELDS, EXTERNAL_ID_HEADERS
