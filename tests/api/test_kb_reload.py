@@ -29,12 +29,12 @@ def _park_in_match(http: httpx.Client) -> dict[str, object]:
 
 
 def test_load_kb_from_another_process_is_served_without_restart(
-    tmp_path: Path, trained_settings: Settings, kb: KnowledgeBase
+    tmp_path: Path, db_url: str, trained_settings: Settings, kb: KnowledgeBase
 ) -> None:
     data = tmp_path / "data"
     shutil.copytree(DATA_DIR / "kb", data / "kb")
     (data / "reference").symlink_to(DATA_DIR / "reference")
-    url = f"sqlite:///{tmp_path / 'app.db'}"
+    url = db_url
     provision(url, trained_settings, kb)
     settings = trained_settings.model_copy(update={"database_url": url, "data_dir": data})
 
