@@ -15,6 +15,7 @@ from api.auth import admin_token_hash
 from api.deps import AppState, StateDep
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.kb_service import KbWatcher
 from api.middleware import BodySizeLimit, redact_access_log
 from api.models_service import MatcherHolder, load_serving_matcher
 from api.routes import bureau_pages, kb_admin, pages, policy_pages
@@ -29,7 +30,9 @@ from api.routes import registry as registry_routes
 from api.routes import reports as report_routes
 from api.schemas import Health
 from api.security import SecurityHeaders, install_security
+from api.services import enterprise_import
 from api.settings import Settings, get_settings
+from api.web import static_files
 from features.kb import load_kb
 from store.db import get_sessionmaker
 
@@ -69,7 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("knowledge base %s: %d parks; model %s", kb.digest, len(kb.parks), matcher.version)
         if settings.leads_warm:
             leads_service.warm(app.state.app, leads_service.lead_pool(app.state))
-        yield
+        watcher = KbWatcher(app.state.app)
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
 
     app = InvestMatchApp(
         title="招商匹配 InvestMatch",
@@ -87,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         overrides={
-            "/v1/enterprises/import": enterprise_routes.MAX_UPLOAD_BYTES,
+            "/v1/enterprises/import": enterprise_import.MAX_UPLOAD_BYTES,
             # a policy's full text: up to MAX_CHARS characters, bounded again before drafting
             "/v1/policies/drafts": policy_pages.MAX_UPLOAD_BYTES,
             policy_pages.BASE: policy_pages.MAX_UPLOAD_BYTES + 64 * 1024,
@@ -109,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(kb_admin.router)
     install_docs(app)  # before /static: it mounts /static/docs
     app.include_router(policy_pages.router)
-    app.mount("/static", pages.static_files(), name="static")
+    app.mount("/static", static_files(), name="static")
 
     @app.get("/healthz", response_model=Health, tags=["运维"], summary="健康检查")
     def healthz(state: StateDep) -> Health:

@@ -26,8 +26,8 @@ from itsdangerous import BadSignature, TimestampSigner
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import DB_DOWN, AppState, StateDep
-from api.errors import AppError, ServiceUnavailable
+from api.deps import AppState, StateDep
+from api.errors import DB_DOWN, AppError, ServiceUnavailable
 from api.settings import Settings
 from store import access
 from store.orm import ApiToken

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import ServiceUnavailable
+from api.errors import DB_DOWN, ServiceUnavailable
 from api.models_service import MatcherHolder
 from api.settings import Settings
 from api.training import Trainer
@@ -37,8 +37,6 @@ def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-
-DB_DOWN = "数据库暂时不可用，请稍后重试"
 
 
 def get_db(state: StateDep) -> Iterator[Session]:

@@ -1,4 +1,7 @@
-"""The 招商地图: a server-rendered SVG map of Hebei's prefectures and counties with park points.
+"""SVG drawing for the pages: the 招商地图 (below), the self-check's score chart and the bureau's
+chain-gap diagram (at the end), all geometry computed here and only drawn by the templates.
+
+The 招商地图: a server-rendered SVG map of Hebei's prefectures and counties with park points.
 
 No JavaScript and no tiles: the page prints and stays within the CSP (fills are SVG attributes, not
 inline styles). Boundaries are the simplified DataV copies in data/reference (GCJ-02, no 审图号:
@@ -19,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from features.kb import Park
+from features.kb import KnowledgeBase, Park
 
 WIDTH = 600
 PAD = 12
@@ -406,3 +409,209 @@ def chain_map(
         legend=legend,
         notes=_approximate_note(markers),
     )
+
+
+# -- the score chart ------------------------------------------------------------------------------
+# Narrow on purpose: the SVG scales to the page, so a 360-unit width keeps 14-unit text near 14px
+# on a 390px phone (the stylesheet caps its width on wide screens).
+CHART_WIDTH = 360
+CHART_PAD = 6
+LEGEND_HEIGHT = 50
+ROW_HEIGHT = 72
+NAME_CHARS = 19
+COMPONENTS = (
+    ("content", "内容", "#2b6cb0"),
+    ("collaborative", "协同", "#2f855a"),
+    ("policy", "政策", "#b7791f"),
+)
+NEGATIVE_COLOUR = "#c53030"
+LEGEND = (
+    ("内容契合", "#2b6cb0"),
+    ("相似企业（协同过滤）", "#2f855a"),
+    ("政策加分", "#b7791f"),
+    ("政策减分", NEGATIVE_COLOUR),
+)
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    x: float
+    width: float
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ChartPart:
+    label: str
+    value: float
+    colour: str
+
+
+@dataclass(frozen=True)
+class ChartRow:
+    y: float
+    rank: int
+    name: str
+    full_name: str
+    total: float
+    bars: list[ChartBar]
+    parts: list[ChartPart]
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: float
+    zero_x: float
+    has_negative: bool
+    rows: list[ChartRow] = field(default_factory=list)
+    legend: tuple[tuple[str, str], ...] = LEGEND
+
+
+def _short(name: str, n: int = NAME_CHARS) -> str:
+    return name if len(name) <= n else name[: n - 1] + "…"
+
+
+def score_chart(parks: Iterable[dict[str, Any]]) -> Chart:
+    """Stacked horizontal bars of content + collaborative + policy, negatives drawn left of zero."""
+    parks = list(parks)
+    pos_max = max(
+        (sum(max(p["score_breakdown"][k], 0.0) for k, _, _ in COMPONENTS) for p in parks),
+        default=0.0,
+    )
+    neg_max = max(
+        (sum(max(-p["score_breakdown"][k], 0.0) for k, _, _ in COMPONENTS) for p in parks),
+        default=0.0,
+    )
+    span = (pos_max + neg_max) or 1.0
+    plot = CHART_WIDTH - 2 * CHART_PAD
+    zero_x = CHART_PAD + plot * neg_max / span
+    rows = []
+    for i, p in enumerate(parks):
+        y = LEGEND_HEIGHT + i * ROW_HEIGHT
+        right, left = zero_x, zero_x
+        bars, parts = [], []
+        for key, label, colour in COMPONENTS:
+            v = float(p["score_breakdown"][key])
+            c = NEGATIVE_COLOUR if v < 0 else colour
+            parts.append(ChartPart(label, v, c))
+            w = abs(v) / span * plot
+            if v >= 0:
+                bars.append(ChartBar(right, w, c, f"{label} {v:+.2f}"))
+                right += w
+            else:
+                left -= w
+                bars.append(ChartBar(left, w, c, f"{label} {v:+.2f}"))
+        rows.append(
+            ChartRow(
+                y=y,
+                rank=i + 1,
+                name=_short(p["name"]),
+                full_name=p["name"],
+                total=float(p["score"]),
+                bars=bars,
+                parts=parts,
+            )
+        )
+    return Chart(
+        width=CHART_WIDTH,
+        height=LEGEND_HEIGHT + len(rows) * ROW_HEIGHT,
+        zero_x=zero_x,
+        has_negative=neg_max > 0,
+        rows=rows,
+    )
+
+
+# -- the chain-gap diagram ------------------------------------------------------------------------
+STATUS_NAMES = {"empty": "空缺", "thin": "薄弱", "ok": "已成规模"}
+NODE_W = 170
+NODE_H = 96
+NODE_GAP = 22
+DIAGRAM_PAD = 10
+CHAIN_HEAD = 34
+CHAIN_GAP = 26
+LEGEND_H = 34
+DIAGRAM_W = 2 * DIAGRAM_PAD + 5 * NODE_W + 4 * NODE_GAP
+NAME_FONT = 15
+STATUS_STYLE = {
+    "empty": {"fill": "#fed7d7", "stroke": "#c53030", "ink": "#822727", "mark": "✕"},
+    "thin": {"fill": "#fefcbf", "stroke": "#b7791f", "ink": "#744210", "mark": "!"},
+    "ok": {"fill": "#c6f6d5", "stroke": "#2f855a", "ink": "#22543d", "mark": "✓"},
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    x: float
+    y: float
+    lines: list[str]
+    placed: int
+    status: str
+    anchor: str
+    style: dict[str, str]
+    title: str
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    y: float
+    name: str
+    note: str
+    nodes: list[Node]
+    arrows: list[tuple[float, float, float]]  # x1, x2, y
+
+
+@dataclass
+class Diagram:
+    width: int
+    height: float
+    rows: list[ChainRow] = field(default_factory=list)
+    legend: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+
+def wrap(name: str, per_line: int, lines: int = 2) -> list[str]:
+    out = [name[i : i + per_line] for i in range(0, len(name), per_line)] or [""]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][:-1] + "…"
+    return out
+
+
+def anchor(segment_id: str) -> str:
+    return "seg-" + segment_id.replace(".", "-")
+
+
+def chain_diagram(kb: KnowledgeBase, chains: list[dict[str, Any]]) -> Diagram:
+    """Each chain a row of its served segments left → right, coloured by status."""
+    per_line = (NODE_W - 16) // NAME_FONT
+    rows = []
+    y = LEGEND_H
+    for c in chains:
+        total = len(kb.chain_by_id[c["chain_id"]].segments)
+        served = len(c["segments"])
+        note = "全部环节" if served == total else f"承载 {served}/{total} 个环节"
+        node_y = y + CHAIN_HEAD
+        nodes = []
+        for k, s in enumerate(c["segments"]):
+            x = DIAGRAM_PAD + k * (NODE_W + NODE_GAP)
+            title = f"{c['name']}·{s['name']}：{STATUS_NAMES[s['status']]}，已签约或落地 {s['placed']} 家"
+            nodes.append(
+                Node(
+                    x=x,
+                    y=node_y,
+                    lines=wrap(s["name"], per_line),
+                    placed=s["placed"],
+                    status=s["status"],
+                    anchor=anchor(s["segment_id"]),
+                    style=STATUS_STYLE[s["status"]],
+                    title=title,
+                )
+            )
+        arrows = [
+            (n.x + NODE_W + 3, n.x + NODE_W + NODE_GAP - 3, node_y + NODE_H / 2) for n in nodes[:-1]
+        ]
+        rows.append(ChainRow(y=y, name=c["name"], note=note, nodes=nodes, arrows=arrows))
+        y = node_y + NODE_H + CHAIN_GAP
+    legend = [(f"{STATUS_NAMES[k]}", STATUS_STYLE[k]) for k in ("empty", "thin", "ok")]
+    return Diagram(width=DIAGRAM_W, height=y - CHAIN_GAP + DIAGRAM_PAD, rows=rows, legend=legend)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,12 +13,15 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from features.enterprise import ENTERPRISE_FIELDS
+
 
 class AppError(Exception):
     """An error the user can act on; `detail` is Chinese and says what to do next."""
 
     status_code = 400
     code = "bad_request"
+    extra: dict[str, Any] = {}  # more fields of the error body (e.g. a file's row errors)
 
     def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None):
         super().__init__(detail)
@@ -37,18 +42,46 @@ class ServiceUnavailable(AppError):
     code = "unavailable"
 
 
+DB_DOWN = "数据库暂时不可用，请稍后重试"
+
+
+@contextmanager
+def database() -> Iterator[None]:
+    """Work on a session factory outside a request session: a database that is down answers 503
+    with a Chinese message, as for request sessions (bad input, a DataError, stays a 422)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class TooLarge(AppError):
+    status_code = 413
+    code = "too_large"
+
+
+class FileRejected(AppError):
+    """An uploaded file with errors, nothing imported: `detail` sums them up, the body's `errors`
+    lists the first `max_listed` (each naming its row) and `error_count` counts them all."""
+
+    status_code = 422
+    code = "invalid_file"
+
+    def __init__(self, detail: str, errors: list[str], max_listed: int) -> None:
+        super().__init__(detail)
+        shown = errors[:max_listed]
+        if len(errors) > max_listed:
+            shown.append(f"……另有 {len(errors) - max_listed} 处错误未列出")
+        self.extra = {"errors": shown, "error_count": len(errors)}
+
+
 FIELD_NAMES = {
-    "description": "description（企业主营业务描述）",
-    "name": "name（企业名称）",
-    "industry_code": "industry_code（国民经济行业代码）",
-    "products": "products（主要产品）",
-    "employees": "employees（员工人数）",
-    "annual_revenue_wan": "annual_revenue_wan（年营业收入，万元）",
-    "investment_wan": "investment_wan（计划投资额，万元）",
-    "rd_intensity": "rd_intensity（研发投入强度）",
-    "energy_tce": "energy_tce（年综合能耗，吨标准煤）",
-    "land_mu": "land_mu（用地需求，亩）",
-    "origin": "origin（企业来源地）",
+    **{f.name: f.api_label for f in ENTERPRISE_FIELDS},
     "top_k": "top_k（返回园区数量）",
     "limit": "limit（每页条数）",
     "offset": "offset（偏移量）",
@@ -121,7 +154,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(
-            error_body(exc.detail, exc.code), status_code=exc.status_code, headers=headers
+            error_body(exc.detail, exc.code, **exc.extra),
+            status_code=exc.status_code,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.deps import AppState
 from api.errors import AppError, NotFound
 from api.schemas import ORIGIN_VALUES
-from features.enterprise import EnterpriseProfile
 from features.history import POSITIVE_KINDS
 from features.kb import Park
 from recommender.hybrid import Matcher
@@ -43,6 +42,7 @@ from recommender.leads import (
     registry_counts,
     served_segments,
 )
+from store.enterprises import load_profiles
 from store.orm import Enterprise, Interaction
 
 log = logging.getLogger("investmatch")
@@ -58,43 +58,6 @@ class InvalidFilter(AppError):
 
 
 # -- the pool's records ---------------------------------------------------------------------------
-PROFILE_COLUMNS = (
-    Enterprise.id,
-    Enterprise.external_id,
-    Enterprise.name,
-    Enterprise.description,
-    Enterprise.industry_code,
-    Enterprise.products,
-    Enterprise.employees,
-    Enterprise.annual_revenue_wan,
-    Enterprise.investment_wan,
-    Enterprise.rd_intensity,
-    Enterprise.energy_tce,
-    Enterprise.land_mu,
-    Enterprise.origin,
-)
-
-
-def _pool_row(r: Any) -> PoolRow:
-    return PoolRow(
-        record_id=int(r.id),
-        external_id=r.external_id,
-        profile=EnterpriseProfile(
-            description=r.description,
-            name=r.name,
-            industry_code=r.industry_code,
-            products=tuple(r.products or ()),
-            employees=r.employees,
-            annual_revenue_wan=r.annual_revenue_wan,
-            investment_wan=r.investment_wan,
-            rd_intensity=r.rd_intensity,
-            energy_tce=r.energy_tce,
-            land_mu=r.land_mu,
-            origin=r.origin,
-        ),
-    )
-
-
 class DatabasePool:
     """`recommender.leads.PoolSource` over the enterprise table: one short session a query."""
 
@@ -107,19 +70,13 @@ class DatabasePool:
         return int(count or 0), int(top or 0)
 
     def rows(self, *, ids: Sequence[int] | None = None, above: int | None = None) -> list[PoolRow]:
-        q = select(*PROFILE_COLUMNS).order_by(Enterprise.id)
-        if above is not None:
-            q = q.where(Enterprise.id > above)
         if ids is None:
             with self.sessions() as s:
-                return [_pool_row(r) for r in s.execute(q)]
+                return [PoolRow(*r) for r in load_profiles(s, above=above)]
         out: list[PoolRow] = []
         for a in range(0, len(ids), ID_BATCH):
             with self.sessions() as s:
-                out += [
-                    _pool_row(r)
-                    for r in s.execute(q.where(Enterprise.id.in_(list(ids[a : a + ID_BATCH]))))
-                ]
+                out += [PoolRow(*r) for r in load_profiles(s, ids=ids[a : a + ID_BATCH])]
         return out
 
     def record_ids(self) -> np.ndarray:

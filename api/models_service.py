@@ -9,11 +9,13 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.errors import AppError, NotFound, database
 from features.kb import KnowledgeBase
 from recommender.bundle import BundleError, industry_classifier, load_bundle
 from recommender.hybrid import Matcher
 from recommender.train import fit_text
-from store.registry import active_version, list_versions
+from store.orm import ModelVersion
+from store.registry import activate, active_version, list_versions, unpin_all
 
 log = logging.getLogger("investmatch")
 
@@ -65,3 +67,45 @@ def load_serving_matcher(
     else:
         version = CONTENT_ONLY_REFUSED
     return Matcher(kb, fit_text(kb), None, version=version, industry=industry_classifier(cache_dir))
+
+
+def model_versions(sessions: sessionmaker[Session]) -> list[ModelVersion]:
+    """Every registered version, newest first."""
+    with database(), sessions() as session:
+        return list(list_versions(session))
+
+
+def switch_version(
+    sessions: sessionmaker[Session],
+    kb: KnowledgeBase,
+    holder: MatcherHolder,
+    version: str,
+    *,
+    pin: bool | None,
+) -> ModelVersion:
+    """Serve `version` (activate it, and pin or not); a broken bundle is refused before the
+    registry is touched, so the serving version stays."""
+    with database(), sessions() as session:
+        mv = session.get(ModelVersion, version)
+        path = mv.path if mv else None
+    if path is None:
+        raise NotFound(f"模型版本 '{version}' 不存在，请用 GET /v1/models 查看")
+    try:
+        matcher = load_bundle(path, kb)
+    except BundleError as exc:
+        raise AppError(f"无法启用：{exc}", code="bundle_invalid", status_code=422) from exc
+    with database(), sessions.begin() as session:
+        switched = activate(session, version, pin=pin)
+        if switched is None:  # removed between the two reads
+            raise NotFound(f"模型版本 '{version}' 不存在，请用 GET /v1/models 查看")
+    holder.swap(matcher)
+    return switched
+
+
+def unpin(
+    sessions: sessionmaker[Session], kb: KnowledgeBase, holder: MatcherHolder, cache_dir: Path
+) -> None:
+    """Lift every pin and serve what the registry then names."""
+    with database(), sessions.begin() as session:
+        unpin_all(session)
+    holder.swap(load_serving_matcher(kb, sessions, cache_dir))

@@ -9,7 +9,7 @@ from typing import Any
 
 from api.deps import AppState
 from api.errors import AppError, NotFound
-from api.models_service import load_serving_matcher
+from api.kb_service import serve_kb
 from features.draft.build import Draft, draft_kb
 from features.draft.review import overlay, review_items
 from features.kb import KBError
@@ -81,9 +81,7 @@ def apply_draft(
                 f"审核通过的记录无法应用，知识库未改动：{exc}（请取消勾选该记录或先补全其字段）",
                 status_code=422,
             ) from exc
-        state.kb = kb
-        state.trainer.kb = kb  # the next training run learns the parks just applied
-        state.holder.swap(load_serving_matcher(kb, state.sessions))
+        serve_kb(state, kb)
     return {
         "document_id": doc["document_id"],
         "title": doc["title"],

@@ -16,6 +16,7 @@ from pydantic import (
 
 from api.errors import FIELD_NAMES
 from features.controls import control_message
+from features.enterprise import ENTERPRISE_FIELDS, FIELD_BY_NAME, ORIGINS
 
 
 class SegmentPublic(BaseModel):
@@ -133,7 +134,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 MAX_ID = 2**31 - 1
 MAX_OFFSET = 1_000_000
 
-ORIGIN_VALUES = ("北京", "天津", "河北", "其他省份", "境外")
+ORIGIN_VALUES = ORIGINS
 Origin = Literal["北京", "天津", "河北", "其他省份", "境外"]
 
 
@@ -153,6 +154,26 @@ ENTERPRISE_EXAMPLE: dict[str, Any] = {
 }
 
 
+def enterprise_field(name: str, **extra: Any) -> Any:
+    """A pydantic Field with the bounds and description of `features.enterprise`'s field `name`;
+    every field but description is optional."""
+    f = FIELD_BY_NAME[name]
+    bounds: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("ge", f.lo),
+            ("le", f.hi),
+            ("min_length", f.min_length),
+            ("max_length", f.max_length),
+        )
+        if v is not None
+    }
+    default: dict[str, Any] = {}
+    if name != "description":
+        default["default"] = [] if f.kind == "list" else None
+    return Field(**default, **bounds, description=f.description, **extra)  # type: ignore[call-overload]
+
+
 class MatchRequest(BaseModel):
     """An enterprise's self-description; only `description` is required."""
 
@@ -161,43 +182,23 @@ class MatchRequest(BaseModel):
         json_schema_extra={"examples": [{**ENTERPRISE_EXAMPLE, "top_k": 10}]},
     )
 
-    description: str = Field(
-        min_length=4,
-        max_length=4000,
-        description="主营业务、经营范围或主要产品的中文描述，4–4000 字",
-        examples=["主要从事工业机器人减速器、伺服电机的研发与生产"],
+    description: str = enterprise_field(
+        "description", examples=["主要从事工业机器人减速器、伺服电机的研发与生产"]
     )
-    name: str | None = Field(default=None, max_length=200, description="企业名称（不影响排序）")
-    industry_code: str | None = Field(
-        default=None,
-        max_length=5,
-        pattern=r"^[A-Ta-t]?\d{2,4}$",
-        description="GB/T 4754-2017 国民经济行业代码，如 C3612 或 3612（可选）",
-        examples=["C3491"],
+    name: str | None = enterprise_field("name")
+    industry_code: str | None = enterprise_field(
+        "industry_code", pattern=r"^[A-Ta-t]?\d{2,4}$", examples=["C3491"]
     )
     products: list[
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    ] = Field(default=[], max_length=50, description="主要产品，每项不超过 100 字，最多 50 项")
-    employees: int | None = Field(default=None, ge=0, le=10_000_000, description="员工人数（人）")
-    annual_revenue_wan: float | None = Field(
-        default=None, ge=0, le=1e9, description="年营业收入（万元）"
-    )
-    investment_wan: float | None = Field(
-        default=None, ge=0, le=1e9, description="计划投资额（万元）"
-    )
-    rd_intensity: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="研发投入强度：研发费用占营业收入的比例，0–1（如 0.05 表示 5%）",
-    )
-    energy_tce: float | None = Field(
-        default=None, ge=0, le=1e8, description="年综合能耗（吨标准煤）"
-    )
-    land_mu: float | None = Field(default=None, ge=0, le=1e6, description="用地需求（亩）")
-    origin: Origin | None = Field(
-        default=None, description="企业来源地：北京 | 天津 | 河北 | 其他省份 | 境外"
-    )
+    ] = enterprise_field("products")
+    employees: int | None = enterprise_field("employees")
+    annual_revenue_wan: float | None = enterprise_field("annual_revenue_wan")
+    investment_wan: float | None = enterprise_field("investment_wan")
+    rd_intensity: float | None = enterprise_field("rd_intensity")
+    energy_tce: float | None = enterprise_field("energy_tce")
+    land_mu: float | None = enterprise_field("land_mu")
+    origin: Origin | None = enterprise_field("origin")
     top_k: int = Field(default=10, ge=1, le=50, description="返回园区数量，1–50")
 
     @field_validator("industry_code")
@@ -217,9 +218,7 @@ class MatchRequest(BaseModel):
             no_controls(item, "products", multiline=False, item=i)
         return v
 
-    @field_validator(
-        "rd_intensity", "annual_revenue_wan", "investment_wan", "energy_tce", "land_mu"
-    )
+    @field_validator(*(f.name for f in ENTERPRISE_FIELDS if f.kind == "float"))
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas import ENTERPRISE_EXAMPLE, MAX_ID, MatchRequest, no_controls
+from features.enterprise import FIELD_BY_NAME
 from store.enterprises import as_utc
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -20,6 +21,13 @@ INVENTED_ID = re.compile(r"^db[0-9]+$", re.IGNORECASE)
 INVENTED_ID_MESSAGE = (
     "{label} “{value}” 的形式 db+数字 留作系统内部编号，请换一个编号（例如加上部门前缀）"
 )
+
+# One meaning of `enterprise_id` everywhere (README, 企业编号): the record's database id.
+ENTERPRISE_ID_DOC = (
+    "企业记录编号 enterprise_id：企业库中这条记录的数据库 id（整数）。线索、链条缺口、对接进展、"
+    "导出和报告中的 enterprise_id 都是它，可原样用于 POST /v1/interactions"
+)
+EXTERNAL_ID_DOC = "招商部门自己的企业编号 external_id（导入或录入时填写；可为空），仅供对照"
 
 RECORD_SOURCES = {
     "bureau": "招商部门录入",
@@ -64,28 +72,39 @@ class EnterpriseCreate(MatchRequest):
         return v
 
 
+def described(name: str) -> Any:
+    """A response field described as `features.enterprise` describes it (bounds are the input's)."""
+    return Field(description=FIELD_BY_NAME[name].description)
+
+
 class EnterprisePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int = Field(description="企业记录编号（数据库 id，记录对接进展时用作 enterprise_id）")
-    external_id: str | None = Field(description="招商部门的企业编号")
-    name: str | None = Field(description="企业名称")
-    description: str = Field(description="主营业务描述")
-    industry_code: str | None = Field(description="GB/T 4754-2017 行业代码")
-    products: list[str] = Field(description="主要产品")
-    employees: int | None = Field(description="员工人数（人）")
-    annual_revenue_wan: float | None = Field(description="年营业收入（万元）")
-    investment_wan: float | None = Field(description="计划投资额（万元）")
-    rd_intensity: float | None = Field(description="研发投入强度 0–1")
-    energy_tce: float | None = Field(description="年综合能耗（吨标准煤）")
-    land_mu: float | None = Field(description="用地需求（亩）")
-    origin: str | None = Field(description="企业来源地")
+    id: int = Field(description=ENTERPRISE_ID_DOC)
+    external_id: str | None = Field(description=EXTERNAL_ID_DOC)
+    name: str | None = described("name")
+    description: str = described("description")
+    industry_code: str | None = described("industry_code")
+    products: list[str] = described("products")
+    employees: int | None = described("employees")
+    annual_revenue_wan: float | None = described("annual_revenue_wan")
+    investment_wan: float | None = described("investment_wan")
+    rd_intensity: float | None = described("rd_intensity")
+    energy_tce: float | None = described("energy_tce")
+    land_mu: float | None = described("land_mu")
+    origin: str | None = described("origin")
     record_source: str = Field(
         description="来源：bureau 招商部门录入 / import 文件导入 / self_check 企业自检（经同意）/ "
         "synthetic 模拟历史数据"
     )
     consent: bool = Field(description="企业是否同意保存（自检来源时为企业本人勾选）")
     created_at: UtcDatetime = Field(description="建档时间（UTC）")
+
+    @computed_field(description=ENTERPRISE_ID_DOC)  # type: ignore[prop-decorator]
+    @property
+    def enterprise_id(self) -> int:
+        """The record id under the name every other answer (leads, interactions) gives it."""
+        return self.id
 
 
 class EnterprisesPublic(BaseModel):
@@ -120,9 +139,7 @@ class InteractionCreate(BaseModel):
         },
     )
 
-    enterprise_id: int = Field(
-        ge=1, le=MAX_ID, description="企业记录编号（GET /v1/enterprises 中的 id）"
-    )
+    enterprise_id: int = Field(ge=1, le=MAX_ID, description=ENTERPRISE_ID_DOC)
     park_id: str = Field(min_length=1, max_length=80, description="园区编号（GET /v1/parks）")
     kind: Kind = Field(
         description="进展：viewed 浏览 / contacted 已接洽 / visited 已考察 / signed 已签约 / "
@@ -150,7 +167,7 @@ class InteractionPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int = Field(description="记录编号")
-    enterprise_id: int = Field(description="企业记录编号")
+    enterprise_id: int = Field(description=ENTERPRISE_ID_DOC)
     park_id: str = Field(description="园区编号")
     park_name: str | None = Field(default=None, description="园区名称")
     kind: str = Field(description="进展")

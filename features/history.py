@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.enterprise import ORIGINS
+from features.enterprise import FIELD_NAMES, NUMERIC_LIMITS, ORIGINS
 from features.tables import TableError, TableLimits, open_table
 
 INTERACTION_KINDS = ("viewed", "contacted", "visited", "signed", "settled", "declined")
@@ -34,30 +34,8 @@ KIND_WEIGHTS = {
 }
 POSITIVE_KINDS = ("signed", "settled")
 
-ENTERPRISE_COLUMNS = (
-    "enterprise_id",
-    "name",
-    "description",
-    "industry_code",
-    "products",
-    "employees",
-    "annual_revenue_wan",
-    "investment_wan",
-    "rd_intensity",
-    "energy_tce",
-    "land_mu",
-    "origin",
-    "created_at",
-)
+ENTERPRISE_COLUMNS = ("enterprise_id", *FIELD_NAMES, "created_at")
 INTERACTION_COLUMNS = ("enterprise_id", "park_id", "kind", "occurred_at")
-NUMERIC_LIMITS = {
-    "employees": (0, 10_000_000),
-    "annual_revenue_wan": (0, 1e9),
-    "investment_wan": (0, 1e9),
-    "rd_intensity": (0, 1),
-    "energy_tce": (0, 1e8),
-    "land_mu": (0, 1e6),
-}
 MAX_ERRORS = 50
 
 

@@ -26,25 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.enterprise import FIELD_NAMES
 from features.kb import DATA_DIR, load_kb
 from recommender.bundle import load_bundle
 from recommender.pool import PoolScorer
 from recommender.train import profiles
 
 ROOT = Path(__file__).resolve().parents[1]
-POOL_COLUMNS = [
-    "enterprise_id",
-    "description",
-    "industry_code",
-    "products",
-    "employees",
-    "annual_revenue_wan",
-    "investment_wan",
-    "rd_intensity",
-    "energy_tce",
-    "land_mu",
-    "origin",
-]
+POOL_COLUMNS = ["enterprise_id", *FIELD_NAMES]
 ROWS_PER_PARTITION = 20_000
 POOL_META = pd.DataFrame(
     {
@@ -80,17 +69,6 @@ def scorer_for(bundle: str, data_dir: str) -> PoolScorer:
     return PoolScorer(load_bundle(bundle, load_kb(Path(data_dir))))
 
 
-def _profiles(part: pd.DataFrame) -> list[Any]:
-    df = part.copy()
-    if "products" in df:
-        # Parquet may hold products as a list column; `profiles` reads the "；"-joined text.
-        df["products"] = [
-            v if isinstance(v, str) else "；".join(str(x) for x in v) if v is not None else ""
-            for v in df["products"]
-        ]
-    return profiles(df)
-
-
 def score_pool_partition(
     part: pd.DataFrame, bundle: str, data_dir: str, top_k: int
 ) -> pd.DataFrame:
@@ -98,7 +76,7 @@ def score_pool_partition(
     if part.empty:
         return POOL_META.copy()
     scorer = scorer_for(bundle, data_dir)
-    index = scorer.index(_profiles(part), part["enterprise_id"].astype(str).tolist())
+    index = scorer.index(profiles(part), part["enterprise_id"].astype(str).tolist())
     park_ids = np.array(scorer.park_ids, dtype=object)
     frames = []
     step = 2_000
@@ -138,7 +116,7 @@ def score_park_partition(
         park = scorer.park_ids.index(park_id)
     except ValueError:
         raise BatchError(f"园区 {park_id} 不在知识库中，请用 GET /v1/parks 查询 park_id") from None
-    index = scorer.index(_profiles(part), part["enterprise_id"].astype(str).tolist())
+    index = scorer.index(profiles(part), part["enterprise_id"].astype(str).tolist())
     s = scorer.scores_for_park(index, park)
     ok = np.isfinite(s.final)
     return pd.DataFrame(

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.enterprise import EnterpriseProfile
+from features.enterprise import EnterpriseProfile, profile_from
 from features.history import KIND_WEIGHTS
 from features.kb import KnowledgeBase
 from features.text import SegmentTextFeaturizer
@@ -39,33 +39,9 @@ class TrainParams:
     weights: HybridWeights = field(default_factory=HybridWeights)
 
 
-def _num(v: Any) -> Any:
-    return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
-
-
 def profiles(enterprises: pd.DataFrame) -> list[EnterpriseProfile]:
-    out = []
-    for r in enterprises.to_dict("records"):
-        products = r.get("products") or ""
-        if isinstance(products, str):
-            products = [p for p in products.replace(";", "；").split("；") if p.strip()]
-        employees = _num(r.get("employees"))
-        out.append(
-            EnterpriseProfile(
-                description=str(r["description"]),
-                name=_num(r.get("name")),
-                industry_code=_num(r.get("industry_code")),
-                products=tuple(products),
-                employees=int(employees) if employees is not None else None,
-                annual_revenue_wan=_num(r.get("annual_revenue_wan")),
-                investment_wan=_num(r.get("investment_wan")),
-                rd_intensity=_num(r.get("rd_intensity")),
-                energy_tce=_num(r.get("energy_tce")),
-                land_mu=_num(r.get("land_mu")),
-                origin=_num(r.get("origin")),
-            )
-        )
-    return out
+    """A frame's rows as profiles, through the one converter (`features.enterprise.profile_from`)."""
+    return [profile_from(r) for r in enterprises.to_dict("records")]
 
 
 def enterprise_features(

@@ -14,10 +14,15 @@ from sqlalchemy import Select, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from features.enterprise import (
+    FIELD_NAMES,
+    SCALAR_FIELDS,
+    EnterpriseProfile,
+    profile_from,
+    split_products,
+)
 from store import orm
-from store.history import ENTERPRISE_FIELDS
 
-PRODUCT_SEPARATORS = re.compile(r"[\r\n、,，;；]+")
 # Bound parameters per IN (...) query: SQLite allows 32,766, PostgreSQL 65,535.
 ID_CHUNK = 1000
 
@@ -53,14 +58,6 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def split_products(value: object) -> list[str]:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return []
-    if isinstance(value, list | tuple):
-        return [str(p).strip() for p in value if str(p).strip()]
-    return [p.strip() for p in PRODUCT_SEPARATORS.split(str(value)) if p.strip()]
-
-
 # -- enterprises ----------------------------------------------------------------------------------
 def _taken(session: Session, external_ids: Iterable[str]) -> dict[str, int]:
     ids = list(external_ids)
@@ -91,7 +88,7 @@ def create_enterprise(
 ) -> orm.Enterprise:
     """Insert one enterprise; a taken `external_id` raises `DuplicateExternalIds` (race-safe: the
     UNIQUE constraint decides, not a prior look-up)."""
-    values = {k: fields.get(k) for k in ENTERPRISE_FIELDS}
+    values = {k: fields.get(k) for k in SCALAR_FIELDS}
     external_id = fields.get("external_id")
     row = orm.Enterprise(
         **values,
@@ -131,7 +128,7 @@ def import_enterprises(
     ids: list[str] = []
     for r in enterprises.to_dict("records"):
         ids.append(str(r["enterprise_id"]))
-        row: dict[str, Any] = {k: _clean(r.get(k)) for k in ENTERPRISE_FIELDS}
+        row: dict[str, Any] = {k: _clean(r.get(k)) for k in SCALAR_FIELDS}
         row.update(
             external_id=ids[-1],
             products=split_products(_clean(r.get("products"))),
@@ -171,6 +168,44 @@ def _clean(v: object) -> object:
 
 def get_enterprise(session: Session, enterprise_id: int) -> orm.Enterprise | None:
     return session.get(orm.Enterprise, enterprise_id)
+
+
+def fields_of(row: orm.Enterprise) -> dict[str, Any]:
+    """A record's enterprise fields that are given, as `/v1/match` takes them."""
+    values = {k: getattr(row, k) for k in FIELD_NAMES}
+    values["products"] = list(row.products or [])
+    return {k: v for k, v in values.items() if v not in (None, [], "")}
+
+
+def profile_of(row: orm.Enterprise) -> EnterpriseProfile:
+    """The profile the matcher scores for a stored record."""
+    return profile_from({k: getattr(row, k) for k in FIELD_NAMES})
+
+
+def load_profiles(
+    session: Session, *, ids: Sequence[int] | None = None, above: int | None = None
+) -> list[tuple[int, str | None, EnterpriseProfile]]:
+    """Records of the pool as (record id, external id, profile), by record id: all of them, those
+    with the given ids, or those with an id above `above`. The columns alone are read, not ORM
+    objects."""
+    e = orm.Enterprise
+    stmt = select(e.id, e.external_id, *(getattr(e, k) for k in FIELD_NAMES)).order_by(e.id)
+    if ids is not None:
+        stmt = stmt.where(e.id.in_(list(ids)))
+    if above is not None:
+        stmt = stmt.where(e.id > above)
+    return [(r.id, r.external_id, profile_from(dict(r._mapping))) for r in session.execute(stmt)]
+
+
+# A record id is a 32-bit INTEGER column: larger numbers are no record (and overflow SQLite).
+MAX_RECORD_ID = 2**31 - 1
+
+
+def find_enterprise(session: Session, key: str) -> orm.Enterprise | None:
+    """The record whose id is `key` (ASCII digits: the `enterprise_id` every answer shows)."""
+    if re.fullmatch(r"[0-9]{1,10}", key) and int(key) <= MAX_RECORD_ID:
+        return session.get(orm.Enterprise, int(key))
+    return None
 
 
 def delete_enterprise(

@@ -6,20 +6,8 @@ import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from features.enterprise import SCALAR_FIELDS, split_products
 from store import orm
-
-ENTERPRISE_FIELDS = (
-    "name",
-    "description",
-    "industry_code",
-    "employees",
-    "annual_revenue_wan",
-    "investment_wan",
-    "rd_intensity",
-    "energy_tce",
-    "land_mu",
-    "origin",
-)
 
 
 def _clean(v: object) -> object:
@@ -54,11 +42,10 @@ def import_history(
         for r in enterprises.to_dict("records"):
             if r["enterprise_id"] in known:
                 continue
-            products = r.get("products") or ""
-            row = {k: _clean(r.get(k)) for k in ENTERPRISE_FIELDS}
+            row = {k: _clean(r.get(k)) for k in SCALAR_FIELDS}
             row.update(
                 external_id=r["enterprise_id"],
-                products=[p for p in str(products).replace(";", "；").split("；") if p.strip()],
+                products=split_products(r.get("products")),
                 record_source=record_source,
                 consent=True,
             )
@@ -96,26 +83,26 @@ def count_enterprises(factory: sessionmaker[Session]) -> int:
 
 
 def read_history(factory: sessionmaker[Session]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(enterprises, interactions) as training frames, enterprise_id = external id or DB id."""
+    """(enterprises, interactions) as training frames. `enterprise_id` is the record's database id
+    (as text, since registry firms are keyed `reg:…` beside them); `external_id` the imported id."""
     with factory() as session:
         ents = session.execute(select(orm.Enterprise)).scalars().all()
         ent = pd.DataFrame(
             [
                 dict(
-                    enterprise_id=e.external_id or f"db{e.id}",
-                    db_id=e.id,
+                    enterprise_id=str(e.id),
+                    external_id=e.external_id,
                     products="；".join(e.products or []),
                     created_at=e.created_at,
-                    **{k: getattr(e, k) for k in ENTERPRISE_FIELDS},
+                    **{k: getattr(e, k) for k in SCALAR_FIELDS},
                 )
                 for e in ents
             ]
         )
-        key = {e.id: e.external_id or f"db{e.id}" for e in ents}
         inter = pd.DataFrame(
             [
                 dict(
-                    enterprise_id=key[i.enterprise_id],
+                    enterprise_id=str(i.enterprise_id),
                     park_id=i.park_id,
                     kind=i.kind,
                     occurred_at=i.occurred_at,

@@ -148,7 +148,20 @@ def sync_kb(
                 session.execute(update(table).where(*cond).values(**r))
             report.inserted[table.name] = len(new)
             report.updated[table.name] = len(changed)
+        version = session.get(orm.KbVersion, KB_VERSION_ROW)
+        if version is None:
+            session.add(orm.KbVersion(id=KB_VERSION_ROW, digest=kb.digest))
+        elif version.digest != kb.digest:
+            version.digest, version.synced_at = kb.digest, orm.utcnow()
     return report
+
+
+KB_VERSION_ROW = 1
+
+
+def synced_digest(session: Session) -> str | None:
+    """The digest of the KB the database holds (None before the first sync): one primary-key read."""
+    return session.scalar(select(orm.KbVersion.digest).where(orm.KbVersion.id == KB_VERSION_ROW))
 
 
 def apply_policy(

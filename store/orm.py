@@ -52,6 +52,16 @@ class Zone(Base):
     cities: Mapped[list[City]] = relationship(back_populates="zone", order_by="City.position")
 
 
+class KbVersion(Base):
+    """One row: the digest of the KB the tables hold, written by `sync_kb` in its transaction, so
+    a running service can tell cheaply that `load-kb` changed the KB and reload it."""
+
+    __tablename__ = "kb_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class City(Base):
     __tablename__ = "cities"
     name: Mapped[str] = mapped_column(String(20), primary_key=True)

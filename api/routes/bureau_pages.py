@@ -3,8 +3,6 @@ lead exports and a printable match report. Every page but the login needs the bu
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -22,29 +20,29 @@ from api.auth import (
     start_session,
 )
 from api.deps import SessionDep, StateDep
-from api.drawing import ParkMap, chain_map
+from api.drawing import STATUS_NAMES, ParkMap, anchor, chain_diagram, chain_map
 from api.errors import AppError
 from api.routes import leads as api_leads
 from api.routes.match import run_match
-from api.routes.pages import (
+from api.routes.pages import parks_by_city
+from api.schemas import ORIGIN_VALUES, MatchRequest
+from api.security import csrf_ok, renew_csrf
+from api.web import (
     FORM_LABELS,
     SelfCheckForm,
     csrf_rejected,
-    parks_by_city,
     render,
     to_payload,
     validation_errors,
 )
-from api.schemas import MAX_ID, ORIGIN_VALUES, MatchRequest
-from api.security import csrf_ok, renew_csrf
-from features.kb import KnowledgeBase, Park
+from features.kb import Park
 from recommender.leads import SCALE_NAMES, LeadFilters, served_segments
+from store.enterprises import fields_of, find_enterprise
 from store.orm import Enterprise
 
 router = APIRouter(include_in_schema=False)
 
 NO_STORE = {"Cache-Control": "no-store"}
-STATUS_NAMES = {"empty": "空缺", "thin": "薄弱", "ok": "已成规模"}
 PAGE_SIZE = 20
 
 
@@ -154,98 +152,6 @@ def index(
 
 
 # -- chain gaps -----------------------------------------------------------------------------------
-NODE_W = 170
-NODE_H = 96
-NODE_GAP = 22
-PAD = 10
-CHAIN_HEAD = 34
-CHAIN_GAP = 26
-LEGEND_H = 34
-DIAGRAM_W = 2 * PAD + 5 * NODE_W + 4 * NODE_GAP
-NAME_FONT = 15
-STATUS_STYLE = {
-    "empty": {"fill": "#fed7d7", "stroke": "#c53030", "ink": "#822727", "mark": "✕"},
-    "thin": {"fill": "#fefcbf", "stroke": "#b7791f", "ink": "#744210", "mark": "!"},
-    "ok": {"fill": "#c6f6d5", "stroke": "#2f855a", "ink": "#22543d", "mark": "✓"},
-}
-
-
-@dataclass(frozen=True)
-class Node:
-    x: float
-    y: float
-    lines: list[str]
-    placed: int
-    status: str
-    anchor: str
-    style: dict[str, str]
-    title: str
-
-
-@dataclass(frozen=True)
-class ChainRow:
-    y: float
-    name: str
-    note: str
-    nodes: list[Node]
-    arrows: list[tuple[float, float, float]]  # x1, x2, y
-
-
-@dataclass
-class Diagram:
-    width: int
-    height: float
-    rows: list[ChainRow] = field(default_factory=list)
-    legend: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-
-
-def wrap(name: str, per_line: int, lines: int = 2) -> list[str]:
-    out = [name[i : i + per_line] for i in range(0, len(name), per_line)] or [""]
-    if len(out) > lines:
-        out = out[:lines]
-        out[-1] = out[-1][:-1] + "…"
-    return out
-
-
-def anchor(segment_id: str) -> str:
-    return "seg-" + segment_id.replace(".", "-")
-
-
-def chain_diagram(kb: KnowledgeBase, chains: list[dict[str, Any]]) -> Diagram:
-    """Each chain a row of its served segments left → right, coloured by status."""
-    per_line = (NODE_W - 16) // NAME_FONT
-    rows = []
-    y = LEGEND_H
-    for c in chains:
-        total = len(kb.chain_by_id[c["chain_id"]].segments)
-        served = len(c["segments"])
-        note = "全部环节" if served == total else f"承载 {served}/{total} 个环节"
-        node_y = y + CHAIN_HEAD
-        nodes = []
-        for k, s in enumerate(c["segments"]):
-            x = PAD + k * (NODE_W + NODE_GAP)
-            title = f"{c['name']}·{s['name']}：{STATUS_NAMES[s['status']]}，已签约或落地 {s['placed']} 家"
-            nodes.append(
-                Node(
-                    x=x,
-                    y=node_y,
-                    lines=wrap(s["name"], per_line),
-                    placed=s["placed"],
-                    status=s["status"],
-                    anchor=anchor(s["segment_id"]),
-                    style=STATUS_STYLE[s["status"]],
-                    title=title,
-                )
-            )
-        arrows = [
-            (n.x + NODE_W + 3, n.x + NODE_W + NODE_GAP - 3, node_y + NODE_H / 2) for n in nodes[:-1]
-        ]
-        rows.append(ChainRow(y=y, name=c["name"], note=note, nodes=nodes, arrows=arrows))
-        y = node_y + NODE_H + CHAIN_GAP
-    legend = [(f"{STATUS_NAMES[k]}", STATUS_STYLE[k]) for k in ("empty", "thin", "ok")]
-    return Diagram(width=DIAGRAM_W, height=y - CHAIN_GAP + PAD, rows=rows, legend=legend)
-
-
 def park_page_context(state: Any, park: Park) -> dict[str, Any]:
     return {"park": park, "zone": state.kb.zone_by_id[park.zone_id]}
 
@@ -398,31 +304,6 @@ def leads_export_page(
 REPORT_PARKS = 5
 
 
-def enterprise_payload(session: Any, enterprise_id: str) -> dict[str, Any] | None:
-    """A pool enterprise as a /v1/match payload, by its record id (the `enterprise_id` of every
-    answer)."""
-    # ASCII digits only ("²" passes isdigit() and then breaks int()), and within the column's range.
-    if re.fullmatch(r"[0-9]{1,10}", enterprise_id) is None or int(enterprise_id) > MAX_ID:
-        return None
-    e = session.get(Enterprise, int(enterprise_id))
-    if e is None:
-        return None
-    payload = {
-        "description": e.description,
-        "name": e.name,
-        "industry_code": e.industry_code,
-        "products": list(e.products or []),
-        "employees": e.employees,
-        "annual_revenue_wan": e.annual_revenue_wan,
-        "investment_wan": e.investment_wan,
-        "rd_intensity": e.rd_intensity,
-        "energy_tce": e.energy_tce,
-        "land_mu": e.land_mu,
-        "origin": e.origin,
-    }
-    return {k: v for k, v in payload.items() if v not in (None, [], "")}
-
-
 @router.get("/bureau/report", response_class=HTMLResponse)
 def report(
     request: Request,
@@ -432,14 +313,20 @@ def report(
     form: Annotated[SelfCheckForm, Query()],
     enterprise_id: str | None = None,
 ) -> HTMLResponse:
-    """A one-page printable match report: for a pool enterprise (enterprise_id) or for the fields
-    of the self-check form given as query parameters (研发投入强度 as a percent)."""
+    """A one-page printable match report: for a pool enterprise (`enterprise_id`, its record id as
+    in every API answer; an imported id is looked up too, for links typed by hand) or for the
+    fields of the self-check form given as query parameters (研发投入强度 as a percent)."""
+    record: Enterprise | None = None
     if enterprise_id:
-        payload = enterprise_payload(session, enterprise_id.strip())
-        if payload is None:
+        record = find_enterprise(session, enterprise_id.strip())
+        if record is None:
             return error_page(
-                request, "未找到企业", f"企业“{enterprise_id}”不在企业库中，请核对企业编号。", 404
+                request,
+                "未找到企业",
+                f"企业记录 {enterprise_id} 不在企业库中，请核对企业记录编号（enterprise_id）。",
+                404,
             )
+        payload = fields_of(record)
         errors: dict[str, list[str]] = {}
     else:
         payload, errors = to_payload(form)
@@ -462,7 +349,7 @@ def report(
         "title": f"园区匹配报告{'：' + req.name if req.name else ''}",
         "req": req,
         "result": result,
-        "enterprise_id": enterprise_id,
+        "record": record,
         "industry": kb.industry(req.industry_code) if req.industry_code else None,
         "zone_names": {z.zone_id: z.name for z in kb.zones},
         "labels": FORM_LABELS,

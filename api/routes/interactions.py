@@ -14,11 +14,11 @@ from fastapi import APIRouter, Header, Query, Response
 
 from api.auth import BureauDep
 from api.deps import AppState, SessionDep, StateDep
-from api.errors import AppError
-from api.routes.enterprises import Conflict, database
+from api.errors import AppError, Conflict, database
 from api.routes.match import InvalidField
 from api.schemas import MAX_ID, MAX_OFFSET, ErrorPublic, error_responses
 from api.schemas_bureau import (
+    ENTERPRISE_ID_DOC,
     InteractionCreate,
     InteractionPublic,
     InteractionsPublic,
@@ -154,7 +154,9 @@ def list_interactions(
     session: SessionDep,
     state: StateDep,
     principal: BureauDep,
-    enterprise_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="企业记录编号")] = None,
+    enterprise_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description=ENTERPRISE_ID_DOC)
+    ] = None,
     park_id: Annotated[str | None, Query(max_length=80, description="园区编号")] = None,
     kind: Annotated[Kind | None, Query(description="进展类别")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="每页条数，最多 500")] = 50,

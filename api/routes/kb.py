@@ -1,12 +1,11 @@
-"""Read API of the knowledge base: zones, chains and parks, served from the database."""
+"""Read API of the knowledge base: zones, chains and parks, read from the database (`store.kb_read`),
+which holds the KB the service serves (`api.kb_service`)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
 
 from api.deps import SessionDep, StateDep
 from api.errors import NotFound
@@ -22,16 +21,13 @@ from api.schemas import (
     error_responses,
 )
 from features.kb import CHAIN_GROUPS, PARK_KINDS
-from store import orm
+from store import kb_read, orm
 
 router = APIRouter(prefix="/v1", tags=["知识库"], responses=error_responses(422, 503))
 
 
 @router.get("/zones", response_model=ZonesPublic, summary="一核四区")
 def list_zones(db: SessionDep) -> ZonesPublic:
-    zones = db.scalars(
-        select(orm.Zone).options(selectinload(orm.Zone.cities)).order_by(orm.Zone.position)
-    ).all()
     data = [
         ZonePublic(
             zone_id=z.zone_id,
@@ -42,7 +38,7 @@ def list_zones(db: SessionDep) -> ZonesPublic:
             focus_terms=z.focus_terms,
             source=z.source,
         )
-        for z in zones
+        for z in kb_read.list_zones(db)
     ]
     return ZonesPublic(data=data, count=len(data))
 
@@ -66,9 +62,7 @@ def _chain_public(c: orm.Chain) -> ChainPublic:
 
 @router.get("/chains", response_model=ChainsPublic, summary="16 条产业链")
 def list_chains(db: SessionDep) -> ChainsPublic:
-    chains = db.scalars(
-        select(orm.Chain).options(selectinload(orm.Chain.segments)).order_by(orm.Chain.position)
-    ).all()
+    chains = kb_read.list_chains(db)
     return ChainsPublic(data=[_chain_public(c) for c in chains], count=len(chains))
 
 
@@ -79,7 +73,7 @@ def list_chains(db: SessionDep) -> ChainsPublic:
     responses=error_responses(404),
 )
 def get_chain(chain_id: str, db: SessionDep) -> ChainPublic:
-    chain = db.get(orm.Chain, chain_id, options=[selectinload(orm.Chain.segments)])
+    chain = kb_read.get_chain(db, chain_id)
     if chain is None:
         raise NotFound(f"产业链 '{chain_id}' 不存在，请用 GET /v1/chains 查看可用的 chain_id")
     return _chain_public(chain)
@@ -131,33 +125,8 @@ def list_parks(
     limit: Annotated[int, Query(ge=1, le=1000, description="每页条数，最多 1000")] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="偏移量")] = 0,
 ) -> ParksPublic:
-    stmt = select(orm.Park)
-    if zone_id:
-        stmt = stmt.where(orm.Park.zone_id == zone_id)
-    if city:
-        stmt = stmt.where(orm.Park.city == city.removesuffix("市"))
-    if chain_id:
-        stmt = stmt.where(
-            orm.Park.park_id.in_(
-                select(orm.ParkChain.park_id).where(orm.ParkChain.chain_id == chain_id)
-            )
-        )
-    if q:
-        # Literal text: % and _ typed by the caller are not LIKE wildcards ("%" matched every park).
-        stmt = stmt.where(
-            or_(
-                orm.Park.name.contains(q, autoescape=True),
-                orm.Park.county.contains(q, autoescape=True),
-                orm.Park.source.contains(q, autoescape=True),
-            )
-        )
-    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.scalars(
-        stmt.options(selectinload(orm.Park.chains))
-        .order_by(orm.Park.position)
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    where = kb_read.ParkFilter(zone_id=zone_id, city=city, chain_id=chain_id, q=q)
+    rows, total = kb_read.list_parks(db, where, limit, offset)
     return ParksPublic(data=[park_public(p, state) for p in rows], count=total)
 
 
@@ -168,7 +137,7 @@ def list_parks(
     responses=error_responses(404),
 )
 def get_park(park_id: str, db: SessionDep, state: StateDep) -> ParkPublic:
-    park = db.get(orm.Park, park_id, options=[selectinload(orm.Park.chains)])
+    park = kb_read.get_park(db, park_id)
     if park is None:
         raise NotFound(f"园区 '{park_id}' 不存在，请用 GET /v1/parks 查看可用的 park_id")
     return park_public(park, state)

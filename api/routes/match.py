@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.deps import AppState, StateDep
 from api.errors import AppError
 from api.schemas import MatchRequest, MatchResponse, error_responses
-from features.enterprise import EnterpriseProfile
+from features.enterprise import EnterpriseProfile, profile_from
 from recommender.advice import advise
 from store.orm import MatchRequest as MatchAudit
 
@@ -38,19 +38,7 @@ def to_profile(req: MatchRequest, state: AppState) -> EnterpriseProfile:
             f"industry_code（国民经济行业代码）“{req.industry_code}” 不是 GB/T 4754-2017 中的行业代码，"
             "请填写如 C3612 的小类代码，或留空"
         )
-    return EnterpriseProfile(
-        description=req.description,
-        name=req.name,
-        industry_code=req.industry_code,
-        products=tuple(req.products),
-        employees=req.employees,
-        annual_revenue_wan=req.annual_revenue_wan,
-        investment_wan=req.investment_wan,
-        rd_intensity=req.rd_intensity,
-        energy_tce=req.energy_tce,
-        land_mu=req.land_mu,
-        origin=req.origin,
-    )
+    return profile_from(req.model_dump())
 
 
 # What an audit keeps of a request nobody consented to keep: nothing that names or describes the

@@ -5,82 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.auth import AdminDep, BureauDep
-from api.deps import DB_DOWN, StateDep
-from api.errors import AppError, NotFound, ServiceUnavailable
-from api.models_service import load_serving_matcher
+from api.deps import StateDep
+from api.errors import Conflict, NotFound
+from api.models_service import model_versions, switch_version, unpin
 from api.schemas import error_responses
-from api.schemas_bureau import UtcDatetime
-from recommender.bundle import BundleError, load_bundle
-from store.orm import ModelVersion
-from store.registry import activate, list_versions, unpin_all
+from api.schemas_models import (
+    ModelVersionPublic,
+    ModelVersionsPublic,
+    TrainingJobPublic,
+    TrainRequest,
+)
 
 router = APIRouter(prefix="/v1/models", tags=["模型"], responses=error_responses(401, 403, 503))
-
-
-class Conflict(AppError):
-    status_code = 409
-    code = "conflict"
-
-
-class ModelVersionPublic(BaseModel):
-    version: str = Field(description="版本号")
-    created_at: UtcDatetime = Field(description="训练时间（UTC）")
-    status: str = Field(description="active 使用中 / candidate 候选 / retired 已退役")
-    pinned: bool = Field(description="是否被管理员固定")
-    serving: bool = Field(description="服务当前是否由此版本作答")
-    metrics: dict[str, Any] = Field(
-        description="在留出企业上的评估指标（ndcg@10 等）及当时在用版本的指标"
-    )
-
-
-class ModelVersionsPublic(BaseModel):
-    data: list[ModelVersionPublic]
-    count: int
-
-
-class TrainRequest(BaseModel):
-    force: bool = Field(default=False, description="为 true 时无论评估结果如何都启用新版本")
-
-
-class TrainingJobPublic(BaseModel):
-    job_id: str = Field(description="训练任务编号")
-    status: str = Field(
-        description="running 进行中 / succeeded 已启用 / rejected 未优于当前版本 / failed 失败"
-    )
-    stage: str = Field(description="当前阶段")
-    progress: float = Field(description="进度 0–1")
-    started_at: str
-    finished_at: str | None
-    version: str | None = Field(description="新版本号")
-    metrics: dict[str, Any] | None = Field(description="新版本在留出企业上的指标")
-    baseline_metrics: dict[str, Any] | None = Field(description="当前版本在同一批企业上的指标")
-    switched: bool = Field(description="服务是否已切换到新版本")
-    message: str | None = Field(description="中文说明")
 
 
 @router.get("", response_model=ModelVersionsPublic, summary="模型版本及其评估指标")
 def get_models(state: StateDep, _: BureauDep) -> ModelVersionsPublic:
     serving = state.holder.matcher.version
-    try:
-        with state.sessions() as s:
-            rows = list_versions(s)
-    except (OperationalError, InterfaceError) as exc:  # bad input (DataError) is a 422
-        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
-    data = [
-        ModelVersionPublic(
-            version=m.version,
-            created_at=m.created_at,
-            status=m.status,
-            pinned=m.pinned,
-            serving=m.version == serving,
-            metrics=m.metrics or {},
-        )
-        for m in rows
-    ]
+    rows = model_versions(state.sessions)
+    data = [ModelVersionPublic.of(m, serving=m.version == serving) for m in rows]
     return ModelVersionsPublic(data=data, count=len(data))
 
 
@@ -113,31 +58,8 @@ def get_train(job_id: str, state: StateDep, _: AdminDep) -> dict[str, Any]:
 
 
 def _switch(state: StateDep, version: str, pin: bool | None) -> ModelVersionPublic:
-    try:
-        with state.sessions() as s:
-            mv = s.get(ModelVersion, version)
-            path = mv.path if mv else None
-    except (OperationalError, InterfaceError) as exc:  # bad input (DataError) is a 422
-        raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
-    if path is None:
-        raise NotFound(f"模型版本 '{version}' 不存在，请用 GET /v1/models 查看")
-    try:
-        matcher = load_bundle(path, state.kb)  # refuse a broken bundle before touching the registry
-    except BundleError as exc:
-        raise AppError(f"无法启用：{exc}", code="bundle_invalid", status_code=422) from exc
-    with state.sessions.begin() as s:
-        mv = activate(s, version, pin=pin)
-        assert mv is not None
-        public = ModelVersionPublic(
-            version=mv.version,
-            created_at=mv.created_at,
-            status=mv.status,
-            pinned=mv.pinned,
-            serving=True,
-            metrics=mv.metrics or {},
-        )
-    state.holder.swap(matcher)
-    return public
+    mv = switch_version(state.sessions, state.kb, state.holder, version, pin=pin)
+    return ModelVersionPublic.of(mv, serving=True)
 
 
 @router.post(
@@ -162,9 +84,5 @@ def post_pin(version: str, state: StateDep, _: AdminDep) -> ModelVersionPublic:
 
 @router.post("/unpin", response_model=ModelVersionsPublic, summary="取消固定（仅管理员）")
 def post_unpin(state: StateDep, who: AdminDep) -> ModelVersionsPublic:
-    with state.sessions.begin() as s:
-        unpin_all(s)
-    state.holder.swap(
-        load_serving_matcher(state.kb, state.sessions, state.settings.reference_cache)
-    )
+    unpin(state.sessions, state.kb, state.holder, state.settings.reference_cache)
     return get_models(state, who)

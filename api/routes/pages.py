@@ -1,230 +1,45 @@
 """Chinese web pages: the enterprise self-check form and its result, and browse pages of the KB.
 
-Server-rendered with Jinja2 and readable without JavaScript; the score chart is inline SVG.
+Server-rendered with Jinja2 (`api.web`) and readable without JavaScript; the score chart is inline
+SVG drawn by `api.drawing`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import AppState, StateDep
-from api.drawing import ParkMap, fit_map
-from api.errors import FIELD_NAMES, AppError, describe_validation_error
+from api.drawing import ParkMap, fit_map, score_chart
+from api.errors import AppError
 from api.routes.match import run_match, to_profile
 from api.schemas import ORIGIN_VALUES, MatchRequest
-from api.security import CsrfTokens, csrf_cookie, csrf_ok, csrf_tokens, set_csrf_cookie
-from features.kb import CATALOGUE, CHAIN_GROUPS, DIVISIONS, PARK_KINDS, KnowledgeBase, Park
-from recommender.hybrid import LEARNED_OFF_NOTICE
+from api.security import csrf_ok
+from api.web import (
+    FORM_LABELS,
+    NO_STORE,
+    FormErrors,
+    SelfCheckForm,
+    SelfCheckPost,
+    app_error_field,
+    csrf_rejected,
+    not_found,
+    relabel,
+    render,
+    to_payload,
+    validation_errors,
+)
+from features.kb import KnowledgeBase, Park
 from store.enterprises import create_enterprise
-
-API_DIR = Path(__file__).resolve().parents[1]
-TEMPLATES_DIR = API_DIR / "templates"
-STATIC_DIR = API_DIR / "static"
 
 log = logging.getLogger("investmatch")
 router = APIRouter(include_in_schema=False)
-
-FORM_LABELS = {
-    "description": "主营业务描述",
-    "name": "企业名称",
-    "industry_code": "行业代码",
-    "products": "主要产品",
-    "employees": "员工人数",
-    "annual_revenue_wan": "年营业收入",
-    "investment_wan": "计划投资额",
-    "rd_intensity": "研发投入强度",
-    "energy_tce": "年综合能耗",
-    "land_mu": "用地需求",
-    "origin": "来源地",
-    "top_k": "返回园区数量",
-}
-REASON_KINDS = {
-    "chain": "产业链",
-    "cluster": "集群基地",
-    "zone": "区域定位",
-    "policy": "政策规则",
-    "similar": "相似企业",
-}
-ZONE_KINDS = {"core": "一核", "demonstration": "四区"}
-PRODUCT_SEPARATORS = re.compile(r"[\r\n、,，;；]+")
-# Sent to the browser: the self-check answer describes one enterprise and must not be cached.
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-@cache
-def templates() -> Jinja2Templates:
-    t = Jinja2Templates(directory=TEMPLATES_DIR)
-    t.env.filters["score"] = lambda v: f"{v:.2f}"
-    t.env.filters["signed"] = lambda v: f"{v:+.2f}"
-    t.env.globals.update(
-        quote_label=quote_label,
-        park_kinds=PARK_KINDS,
-        chain_groups=CHAIN_GROUPS,
-        reason_kinds=REASON_KINDS,
-        zone_kinds=ZONE_KINDS,
-    )
-    return t
-
-
-def static_files() -> StaticFiles:
-    """The stylesheet, mounted at /static by `create_app`."""
-    return StaticFiles(directory=STATIC_DIR)
-
-
-def quote_label(source: str) -> str:
-    """Whose words a quotation is: the 2018 catalogue, the divisions table, the bureau's registry
-    or the provincial policy."""
-    if source.startswith(CATALOGUE):
-        return "开发区目录"
-    if source.startswith(DIVISIONS):
-        return "行政区划"
-    if source.startswith("企业登记名录"):
-        return "登记名录"
-    return "政策原文"
-
-
-def render(
-    request: Request,
-    name: str,
-    context: dict[str, Any],
-    status_code: int = 200,
-    headers: dict[str, str] | None = None,
-) -> HTMLResponse:
-    """A page; its forms carry the CSRF token signed for this browser's cookie (set if missing)."""
-    nonce = request.cookies.get(csrf_cookie(request))
-    fresh = None if CsrfTokens.valid_nonce(nonce) else CsrfTokens.new_nonce()
-    token = csrf_tokens(request).sign(fresh or nonce or "")
-    state = getattr(request.app.state, "app", None)
-    marks = {
-        # Every page says when its data is the demo's, and when the learned part is off.
-        "demo": bool(state and state.settings.demo),
-        "learned": bool(state and state.holder.matcher.learned),
-        "learned_off_notice": LEARNED_OFF_NOTICE,
-    }
-    response = templates().TemplateResponse(
-        request,
-        name,
-        {**marks, **context, "csrf_token": token},
-        status_code=status_code,
-        headers=headers,
-    )
-    if fresh:
-        set_csrf_cookie(request, response, fresh)
-    return response
-
-
-def csrf_rejected(request: Request) -> HTMLResponse:
-    """403 for a form post without the token of this browser (forged, or the page is stale)."""
-    context = {
-        "title": "无法提交表单",
-        "message": "表单的安全校验未通过：页面可能已过期，或表单来自其他网站。"
-        "请回到原页面，刷新后重新填写提交。",
-    }
-    return render(request, "error.html", context, 403, NO_STORE)
-
-
-def not_found(request: Request, message: str) -> HTMLResponse:
-    return render(request, "error.html", {"title": "未找到", "message": message}, 404)
-
-
-# -- the self-check form --------------------------------------------------------------------------
-class SelfCheckForm(BaseModel):
-    """The form exactly as typed: every field is text, blank means "not given"."""
-
-    description: str = ""
-    name: str = ""
-    industry_code: str = ""
-    products: str = ""
-    employees: str = ""
-    annual_revenue_wan: str = ""
-    investment_wan: str = ""
-    rd_intensity: str = ""
-    energy_tce: str = ""
-    land_mu: str = ""
-    origin: str = ""
-    top_k: str = ""
-    # The enterprise's consent to keep its record for follow-up; an unchecked box sends nothing.
-    consent: str = ""
-
-
-class SelfCheckPost(SelfCheckForm):
-    """The form as posted: the fields and the CSRF token."""
-
-    csrf_token: str = ""
-
-
-FormErrors = dict[str, list[str]]
-
-
-def _add(errors: FormErrors, fld: str, message: str) -> None:
-    errors.setdefault(fld, []).append(message)
-
-
-def to_payload(form: SelfCheckForm) -> tuple[dict[str, Any], FormErrors]:
-    """The MatchRequest payload: blanks dropped, products split, the R&D percent made a fraction."""
-    payload: dict[str, Any] = {}
-    errors: FormErrors = {}
-    for fld in SelfCheckForm.model_fields:
-        value = str(getattr(form, fld)).strip()
-        if not value or fld == "consent":
-            continue  # not given (a blank description is reported by MatchRequest as missing)
-        if fld == "products":
-            payload[fld] = [p for p in PRODUCT_SEPARATORS.split(value) if p.strip()]
-        elif fld == "rd_intensity":
-            try:
-                percent = float(value)
-            except ValueError:
-                percent = math.nan
-            if not (math.isfinite(percent) and 0 <= percent <= 100):
-                _add(errors, fld, "研发投入强度 应为 0–100 之间的百分数，如 5 表示 5%")
-            else:
-                payload[fld] = percent / 100
-        else:
-            payload[fld] = value
-    return payload, errors
-
-
-def relabel(fld: str, message: str, loc: tuple[Any, ...] = ()) -> str:
-    """Name the field as the form labels it rather than by its API name."""
-    label = FORM_LABELS.get(fld, fld)
-    api_label = FIELD_NAMES.get(fld, fld)
-    if len(loc) > 1 and isinstance(loc[1], int):
-        api_label = f"{api_label}[{loc[1]}]"
-        label = f"{label}第 {loc[1] + 1} 项"
-    if message.startswith(api_label):
-        return label + message.removeprefix(api_label)
-    return f"{label}：{message}"
-
-
-def validation_errors(exc: ValidationError) -> FormErrors:
-    errors: FormErrors = {}
-    for err in exc.errors():
-        loc = tuple(err.get("loc", ()))
-        fld = str(loc[0]) if loc else "form"
-        _add(errors, fld, relabel(fld, describe_validation_error(dict(err)), loc))
-    return errors
-
-
-def app_error_field(exc: AppError) -> str:
-    """The field an AppError's detail names first (e.g. InvalidField for industry_code)."""
-    for fld, api_label in FIELD_NAMES.items():
-        if exc.detail.startswith(api_label):
-            return fld
-    return "form"
 
 
 def form_page(
@@ -312,118 +127,6 @@ def keep_with_consent(req: MatchRequest, state: AppState) -> bool:
         log.warning("self-check enterprise not stored: %s", exc.__class__.__name__)
         return False
     return True
-
-
-# -- the score chart ------------------------------------------------------------------------------
-# Narrow on purpose: the SVG scales to the page, so a 360-unit width keeps 14-unit text near 14px
-# on a 390px phone (the stylesheet caps its width on wide screens).
-CHART_WIDTH = 360
-CHART_PAD = 6
-LEGEND_HEIGHT = 50
-ROW_HEIGHT = 72
-NAME_CHARS = 19
-COMPONENTS = (
-    ("content", "内容", "#2b6cb0"),
-    ("collaborative", "协同", "#2f855a"),
-    ("policy", "政策", "#b7791f"),
-)
-NEGATIVE_COLOUR = "#c53030"
-LEGEND = (
-    ("内容契合", "#2b6cb0"),
-    ("相似企业（协同过滤）", "#2f855a"),
-    ("政策加分", "#b7791f"),
-    ("政策减分", NEGATIVE_COLOUR),
-)
-
-
-@dataclass(frozen=True)
-class ChartBar:
-    x: float
-    width: float
-    colour: str
-    title: str
-
-
-@dataclass(frozen=True)
-class ChartPart:
-    label: str
-    value: float
-    colour: str
-
-
-@dataclass(frozen=True)
-class ChartRow:
-    y: float
-    rank: int
-    name: str
-    full_name: str
-    total: float
-    bars: list[ChartBar]
-    parts: list[ChartPart]
-
-
-@dataclass(frozen=True)
-class Chart:
-    width: int
-    height: float
-    zero_x: float
-    has_negative: bool
-    rows: list[ChartRow] = field(default_factory=list)
-    legend: tuple[tuple[str, str], ...] = LEGEND
-
-
-def _short(name: str, n: int = NAME_CHARS) -> str:
-    return name if len(name) <= n else name[: n - 1] + "…"
-
-
-def score_chart(parks: Iterable[dict[str, Any]]) -> Chart:
-    """Stacked horizontal bars of content + collaborative + policy, negatives drawn left of zero."""
-    parks = list(parks)
-    pos_max = max(
-        (sum(max(p["score_breakdown"][k], 0.0) for k, _, _ in COMPONENTS) for p in parks),
-        default=0.0,
-    )
-    neg_max = max(
-        (sum(max(-p["score_breakdown"][k], 0.0) for k, _, _ in COMPONENTS) for p in parks),
-        default=0.0,
-    )
-    span = (pos_max + neg_max) or 1.0
-    plot = CHART_WIDTH - 2 * CHART_PAD
-    zero_x = CHART_PAD + plot * neg_max / span
-    rows = []
-    for i, p in enumerate(parks):
-        y = LEGEND_HEIGHT + i * ROW_HEIGHT
-        right, left = zero_x, zero_x
-        bars, parts = [], []
-        for key, label, colour in COMPONENTS:
-            v = float(p["score_breakdown"][key])
-            c = NEGATIVE_COLOUR if v < 0 else colour
-            parts.append(ChartPart(label, v, c))
-            w = abs(v) / span * plot
-            if v >= 0:
-                bars.append(ChartBar(right, w, c, f"{label} {v:+.2f}"))
-                right += w
-            else:
-                left -= w
-                bars.append(ChartBar(left, w, c, f"{label} {v:+.2f}"))
-        rows.append(
-            ChartRow(
-                y=y,
-                rank=i + 1,
-                name=_short(p["name"]),
-                full_name=p["name"],
-                total=float(p["score"]),
-                bars=bars,
-                parts=parts,
-            )
-        )
-    return Chart(
-        width=CHART_WIDTH,
-        height=LEGEND_HEIGHT + len(rows) * ROW_HEIGHT,
-        zero_x=zero_x,
-        has_negative=neg_max > 0,
-        rows=rows,
-    )
 
 
 # -- browse pages ---------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from api.deps import AppState, StateDep
 from api.errors import AppError
 from api.policy_service import apply_draft, draft_document, load_draft
 from api.routes.bureau_pages import error_page, page
-from api.routes.pages import csrf_rejected
 from api.security import csrf_ok
+from api.web import csrf_rejected
 from features.draft.build import MAX_CHARS, Draft
 from features.draft.text import clean_input
 from store.policy_drafts import list_drafts

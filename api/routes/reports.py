@@ -15,8 +15,9 @@ from api.errors import AppError, NotFound
 from api.exports import XLSX, export_title, table_response
 from api.routes.match import run_match
 from api.schemas import MAX_ID, MatchRequest, error_responses
+from api.schemas_bureau import ENTERPRISE_ID_DOC
 from store import orm
-from store.enterprises import get_enterprise
+from store.enterprises import fields_of, get_enterprise
 
 router = APIRouter(prefix="/v1", tags=["招商线索"])
 
@@ -46,24 +47,8 @@ KINDS = {
 
 def request_of(row: orm.Enterprise, top_k: int) -> MatchRequest:
     """The stored enterprise as a `/v1/match` request."""
-    fields: dict[str, Any] = {
-        k: getattr(row, k)
-        for k in (
-            "description",
-            "name",
-            "industry_code",
-            "employees",
-            "annual_revenue_wan",
-            "investment_wan",
-            "rd_intensity",
-            "energy_tce",
-            "land_mu",
-            "origin",
-        )
-        if getattr(row, k) is not None
-    }
     try:
-        return MatchRequest(**fields, products=list(row.products or []), top_k=top_k)
+        return MatchRequest(**fields_of(row), top_k=top_k)
     except ValidationError as exc:  # a record saved before a limit was tightened
         raise AppError(
             f"企业记录 {row.id} 的字段不符合匹配要求：{exc.errors()[0]['msg']}",
@@ -107,7 +92,7 @@ def report_rows(result: dict[str, Any], zone_names: dict[str, str]) -> list[list
     response_class=Response,
 )
 def match_report(
-    enterprise_id: Annotated[int, Path(ge=1, le=MAX_ID, description="企业记录编号")],
+    enterprise_id: Annotated[int, Path(ge=1, le=MAX_ID, description=ENTERPRISE_ID_DOC)],
     fmt: Annotated[Literal["csv", "xlsx"], Path(description="csv 或 xlsx")],
     session: SessionDep,
     state: StateDep,

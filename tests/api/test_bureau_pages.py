@@ -160,6 +160,8 @@ def test_report_is_a_printable_page(logged_in: httpx.Client) -> None:
     eid = leads[start : leads.index('"', start)]
     by_id = logged_in.get("/bureau/report", params={"enterprise_id": eid})
     assert by_id.status_code == 200 and f"<dd>{eid}</dd>" in by_id.text
+    # The leads' enterprise_id is the record id: the report names it, and the imported id beside it.
+    assert "企业记录编号" in by_id.text
     missing = logged_in.get("/bureau/report", params={"enterprise_id": "NOPE"})
     assert missing.status_code == 404
     short = logged_in.get("/bureau/report", params={"description": "ab"})

@@ -212,6 +212,24 @@ def test_recorded_interactions_are_read_for_training(
     body = {"enterprise_id": enterprise_id, "park_id": park_id, "kind": "settled"}
     assert post(bureau, body, key()).status_code == 201
     ents, inter = read_history(get_sessionmaker(trained_settings.database_url))
-    ext = ents.set_index("db_id").loc[enterprise_id, "enterprise_id"]
-    mine = inter[inter["enterprise_id"] == ext]
+    # Training keys enterprises by the same record id the API answers with.
+    assert str(enterprise_id) in set(ents["enterprise_id"])
+    mine = inter[inter["enterprise_id"] == str(enterprise_id)]
     assert list(mine["kind"]) == ["settled"] and list(mine["park_id"]) == [park_id]
+
+
+def test_enterprise_id_of_the_record_and_its_report_posts_as_it_is(
+    bureau: httpx.Client, enterprise_id: int, park_id: str
+) -> None:
+    """`enterprise_id` means the record id in the record, its printed report and its interactions:
+    a value copied from one answer is accepted by POST /v1/interactions unchanged."""
+    record = bureau.get(f"/v1/enterprises/{enterprise_id}").json()
+    assert record["enterprise_id"] == record["id"] == enterprise_id
+    listed_ids = [e["enterprise_id"] for e in bureau.get("/v1/enterprises").json()["data"]]
+    assert enterprise_id in listed_ids
+    body = {"enterprise_id": record["enterprise_id"], "park_id": park_id, "kind": "contacted"}
+    r = post(bureau, body, key())
+    assert r.status_code == 201, r.text
+    assert r.json()["enterprise_id"] == enterprise_id
+    report = bureau.get(f"/v1/enterprises/{enterprise_id}/match-report.csv")
+    assert report.status_code == 200

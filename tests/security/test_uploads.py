@@ -119,7 +119,7 @@ def test_a_second_import_waits_then_is_told_to_retry(
     bureau: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One import at a time: while one holds the slot, another waits briefly, then gets 503."""
-    from api.routes import enterprises
+    from api.services import enterprise_import as enterprises
 
     monkeypatch.setattr(enterprises, "IMPORT_WAIT_SECONDS", 0.2)
     assert enterprises._import_slot.acquire(timeout=60)

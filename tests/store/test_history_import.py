@@ -49,8 +49,11 @@ def test_import_history_writes_both_files(db_url: str, kb: KnowledgeBase, tmp_pa
     )
     assert import_history(get_sessionmaker(db_url), ents, inter, record_source="import") == (2, 2)
     e, i = read_history(get_sessionmaker(db_url))
-    assert set(e["enterprise_id"]) == {"E1", "E2"} and list(i["kind"]) == ["visited", "settled"]
-    assert e.set_index("enterprise_id").loc["E1", "products"] == "羊绒衫；羊绒纱线"
+    assert set(e["external_id"]) == {"E1", "E2"} and list(i["kind"]) == ["visited", "settled"]
+    by_external = e.set_index("external_id")
+    assert by_external.loc["E1", "products"] == "羊绒衫；羊绒纱线"
+    # Interactions name the record id, as every API answer does, never the imported id.
+    assert set(i["enterprise_id"]) == {by_external.loc["E1", "enterprise_id"]}
 
 
 def test_import_history_bad_rows_reject_the_whole_file(

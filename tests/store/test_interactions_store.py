@@ -128,9 +128,9 @@ def test_recorded_interactions_are_read_for_training(db: str, kb: KnowledgeBase)
     for i, kind in enumerate(["contacted", "visited", "settled"]):
         record_interaction(factory, f"train-key-{i}", NewInteraction(eid, park, kind, None))
     ents, inter = read_history(factory)
-    assert list(ents["enterprise_id"]) == ["E-TRAIN-1"]
+    assert list(ents["external_id"]) == ["E-TRAIN-1"] and list(ents["enterprise_id"]) == [str(eid)]
     assert sorted(inter["kind"]) == ["contacted", "settled", "visited"]
-    assert set(inter["enterprise_id"]) == {"E-TRAIN-1"} and set(inter["park_id"]) == {park}
+    assert set(inter["enterprise_id"]) == {str(eid)} and set(inter["park_id"]) == {park}
     with factory() as s:
         rows, count = list_interactions(
             s, enterprise_id=eid, park_id=None, kind="settled", limit=10, offset=0
