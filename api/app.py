@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.leads_warm:
             leads_routes.warm(app.state.app, app.state.lead_cache)
         yield
+        app.state.app.audit.close()  # every answered match is in the audit before we stop
 
     app = InvestMatchApp(
         title="招商匹配 InvestMatch",
