@@ -39,6 +39,7 @@ class ClassFit:
         self.index = {c: i for i, c in enumerate(self.classes)}
         self.group = np.array([c[:3] for c in self.classes])
         self.division = np.array([c[:2] for c in self.classes])
+        self._under_cache: dict[str, np.ndarray] = {}
         self.set_parks(())
 
     def set_parks(self, parks: Sequence[Park]) -> None:
@@ -78,11 +79,20 @@ class ClassFit:
         if p.sum() > 0:
             p /= p.sum()
         if code and code_weight > 0:
-            under = np.array([c.startswith(code) for c in self.classes])
+            under = self._under(code)
             if under.any():
                 q = under / under.sum()
                 p = (1 - code_weight) * p + code_weight * q if p.sum() > 0 else q
         return p
+
+    def _under(self, code: str) -> np.ndarray:
+        """(n_classes,) whether each class lies under `code` (a class, group or division)."""
+        under = self._under_cache.get(code)
+        if under is None:
+            under = np.array([c.startswith(code) for c in self.classes])
+            if len(self._under_cache) < 10_000:  # GB/T has ~1,700 codes: bounded anyway
+                self._under_cache[code] = under
+        return under
 
     def score(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Expected back-off similarity of each place to the distribution `p`, in [0, 1], and the

@@ -7,11 +7,13 @@ import atexit
 import logging
 import queue
 import threading
+import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.orm import MatchRequest, utcnow
@@ -21,6 +23,10 @@ log = logging.getLogger("investmatch")
 # Rows waiting at most: a request that finds the queue full waits for room (never drops its row).
 QUEUE_ROWS = 1024
 BATCH_ROWS = 64  # rows committed in one transaction at most
+# How long the writer waits for more rows before committing what it has: one commit (one fsync
+# on SQLite) then serves every request answered meanwhile. `flush` and `close` cut it short.
+LINGER_S = 0.05
+_STOP, _FLUSH = object(), object()  # queue markers
 
 _WRITERS: weakref.WeakSet[AuditWriter] = weakref.WeakSet()
 
@@ -37,30 +43,30 @@ class AuditRow:
     channel: str
     created_at: datetime = field(default_factory=utcnow)  # when answered, not when written
 
-    def orm(self) -> MatchRequest:
-        return MatchRequest(
-            request_id=self.request_id,
-            model_version=self.model_version,
-            request=self.request,
-            response=self.response,
-            duration_ms=self.duration_ms,
-            channel=self.channel,
-            created_at=self.created_at,
-        )
+    def values(self) -> dict[str, Any]:
+        """The `match_requests` row."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class AuditWriter:
     """A bounded queue of `AuditRow`s and the one thread that writes them.
 
-    `submit` returns at once (or waits while `QUEUE_ROWS` rows are pending); `flush` waits until
-    every row submitted before it is committed or, if the database refused it, logged; `close`
-    flushes and stops the thread. Writing stays best effort, as it was inline: a row the database
+    `submit` returns at once (or waits while `QUEUE_ROWS` rows are pending); the thread commits
+    what arrived within `linger` seconds of a first row in one multi-row INSERT; `flush` waits
+    until every row submitted before it is committed or, if the database refused it, logged;
+    `close` flushes and stops the thread. Writing stays best effort, as it was inline: a row the database
     refuses is logged with its request id and does not hold back the others.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], max_rows: int = QUEUE_ROWS) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        max_rows: int = QUEUE_ROWS,
+        linger: float = LINGER_S,
+    ) -> None:
         self._sessions = sessions
-        self._queue: queue.Queue[AuditRow | None] = queue.Queue(maxsize=max_rows)
+        self._linger = linger
+        self._queue: queue.Queue[AuditRow | object] = queue.Queue(maxsize=max_rows)
         self._done = threading.Condition()
         self._submitted = 0  # rows submitted so far (guarded by _done)
         self._settled = 0  # rows written or given up, in submission order (guarded by _done)
@@ -87,6 +93,12 @@ class AuditWriter:
         """Wait until every row submitted so far is settled; False if `timeout` ran out first."""
         with self._done:
             target = self._submitted
+            if self._settled >= target:
+                return True
+        with self._gate:
+            if not self._closed:  # after close the queue is drained, and nobody reads it
+                self._queue.put(_FLUSH)  # the writer commits now instead of lingering
+        with self._done:
             return self._done.wait_for(lambda: self._settled >= target, timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
@@ -95,24 +107,13 @@ class AuditWriter:
             if self._closed:
                 return
             self._closed = True
-            self._queue.put(None)
+            self._queue.put(_STOP)
         self._thread.join(timeout)
         atexit.unregister(self.close)
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            batch = [first] if first is not None else []
-            stop = first is None
-            while not stop and len(batch) < BATCH_ROWS:
-                try:
-                    row = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if row is None:
-                    stop = True
-                else:
-                    batch.append(row)
+            batch, stop = self._next_batch()
             if batch:
                 self._write(batch)
                 with self._done:
@@ -120,6 +121,22 @@ class AuditWriter:
                     self._done.notify_all()
             if stop:
                 return
+
+    def _next_batch(self) -> tuple[list[AuditRow], bool]:
+        """The rows to commit together: what arrives within `linger` seconds of the first, up to
+        `BATCH_ROWS`, cut short by a flush or the stop marker; and whether to stop after them."""
+        item = self._queue.get()
+        deadline = time.monotonic() + self._linger
+        batch: list[AuditRow] = []
+        while isinstance(item, AuditRow):
+            batch.append(item)
+            if len(batch) >= BATCH_ROWS:
+                break
+            try:
+                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                break
+        return batch, item is _STOP
 
     def _write(self, batch: list[AuditRow]) -> None:
         """Commit the batch; if the database refuses it, each row alone, so that one row it
@@ -138,7 +155,8 @@ class AuditWriter:
     def _commit(self, rows: list[AuditRow]) -> Exception | None:
         try:
             with self._sessions.begin() as session:
-                session.add_all([r.orm() for r in rows])
+                # one multi-row INSERT, without the unit of work's per-object bookkeeping
+                session.execute(insert(MatchRequest), [r.values() for r in rows])
         # Any error, not only the database's: the thread must outlive a row it cannot write, or
         # every later request would wait on a full queue.
         except Exception as exc:  # noqa: BLE001

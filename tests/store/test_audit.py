@@ -40,12 +40,13 @@ def test_close_writes_every_row_in_the_order_answered(tmp_path: Path) -> None:
     assert list(in_order) == [f"req-{i:04d}" for i in range(300)]
 
 
-def test_flush_makes_submitted_rows_readable(db_url: str) -> None:
-    writer = AuditWriter(get_sessionmaker(db_url))
+def test_flush_makes_submitted_rows_readable_without_waiting_out_the_linger(db_url: str) -> None:
+    writer = AuditWriter(get_sessionmaker(db_url), linger=600)
     try:
         writer.submit(row(1))
-        assert writer.flush()
-        assert written(db_url) == ["req-0001"]
+        writer.submit(row(2))
+        assert writer.flush(timeout=20)  # the writer would otherwise wait ten minutes for more
+        assert sorted(written(db_url)) == ["req-0001", "req-0002"]
     finally:
         writer.close()
 
