@@ -7,7 +7,6 @@ import atexit
 import logging
 import queue
 import threading
-import time
 import weakref
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -23,10 +22,10 @@ log = logging.getLogger("investmatch")
 # Rows waiting at most: a request that finds the queue full waits for room (never drops its row).
 QUEUE_ROWS = 1024
 BATCH_ROWS = 64  # rows committed in one transaction at most
-# How long the writer waits for more rows before committing what it has: one commit (one fsync
-# on SQLite) then serves every request answered meanwhile. `flush` and `close` cut it short.
-LINGER_S = 0.05
-_STOP, _FLUSH = object(), object()  # queue markers
+# How often the writer commits what is queued: one commit (one fsync on SQLite) serves every
+# request answered meanwhile. `flush`, `close` and a half-full queue cut the wait short.
+INTERVAL_S = 0.05
+_STOP = object()  # queue marker: `close` was called
 
 _WRITERS: weakref.WeakSet[AuditWriter] = weakref.WeakSet()
 
@@ -51,8 +50,8 @@ class AuditRow:
 class AuditWriter:
     """A bounded queue of `AuditRow`s and the one thread that writes them.
 
-    `submit` returns at once (or waits while `QUEUE_ROWS` rows are pending); the thread commits
-    what arrived within `linger` seconds of a first row in one multi-row INSERT; `flush` waits
+    `submit` returns at once (or waits while `QUEUE_ROWS` rows are pending); every `interval`
+    seconds the thread commits what is queued in multi-row INSERTs; `flush` waits
     until every row submitted before it is committed or, if the database refused it, logged;
     `close` flushes and stops the thread. Writing stays best effort, as it was inline: a row the database
     refuses is logged with its request id and does not hold back the others.
@@ -62,11 +61,13 @@ class AuditWriter:
         self,
         sessions: sessionmaker[Session],
         max_rows: int = QUEUE_ROWS,
-        linger: float = LINGER_S,
+        interval: float = INTERVAL_S,
     ) -> None:
         self._sessions = sessions
-        self._linger = linger
+        self._interval = interval
+        self._max_rows = max_rows
         self._queue: queue.Queue[AuditRow | object] = queue.Queue(maxsize=max_rows)
+        self._wake = threading.Event()  # flush, close or a half-full queue: write now
         self._done = threading.Condition()
         self._submitted = 0  # rows submitted so far (guarded by _done)
         self._settled = 0  # rows written or given up, in submission order (guarded by _done)
@@ -87,7 +88,11 @@ class AuditWriter:
                 return
             with self._done:
                 self._submitted += 1
+            # Nobody waits on the queue, so this wakes no thread: a request does not hand the
+            # GIL to the writer; the writer comes by itself every `interval`.
             self._queue.put(row)
+            if self._queue.qsize() * 2 > self._max_rows:
+                self._wake.set()
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until every row submitted so far is settled; False if `timeout` ran out first."""
@@ -95,9 +100,7 @@ class AuditWriter:
             target = self._submitted
             if self._settled >= target:
                 return True
-        with self._gate:
-            if not self._closed:  # after close the queue is drained, and nobody reads it
-                self._queue.put(_FLUSH)  # the writer commits now instead of lingering
+        self._wake.set()
         with self._done:
             return self._done.wait_for(lambda: self._settled >= target, timeout)
 
@@ -108,35 +111,37 @@ class AuditWriter:
                 return
             self._closed = True
             self._queue.put(_STOP)
+            self._wake.set()
         self._thread.join(timeout)
         atexit.unregister(self.close)
 
     def _run(self) -> None:
-        while True:
-            batch, stop = self._next_batch()
-            if batch:
-                self._write(batch)
-                with self._done:
-                    self._settled += len(batch)
-                    self._done.notify_all()
-            if stop:
-                return
+        stop = False
+        while not stop:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            while True:  # everything queued, `BATCH_ROWS` to a transaction
+                batch, stop = self._take()
+                if batch:
+                    self._write(batch)
+                    with self._done:
+                        self._settled += len(batch)
+                        self._done.notify_all()
+                if stop or len(batch) < BATCH_ROWS:
+                    break
 
-    def _next_batch(self) -> tuple[list[AuditRow], bool]:
-        """The rows to commit together: what arrives within `linger` seconds of the first, up to
-        `BATCH_ROWS`, cut short by a flush or the stop marker; and whether to stop after them."""
-        item = self._queue.get()
-        deadline = time.monotonic() + self._linger
+    def _take(self) -> tuple[list[AuditRow], bool]:
+        """Up to `BATCH_ROWS` queued rows, and whether the stop marker came after them."""
         batch: list[AuditRow] = []
-        while isinstance(item, AuditRow):
-            batch.append(item)
-            if len(batch) >= BATCH_ROWS:
-                break
+        while len(batch) < BATCH_ROWS:
             try:
-                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
-        return batch, item is _STOP
+            if not isinstance(item, AuditRow):
+                return batch, True
+            batch.append(item)
+        return batch, False
 
     def _write(self, batch: list[AuditRow]) -> None:
         """Commit the batch; if the database refuses it, each row alone, so that one row it

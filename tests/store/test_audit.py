@@ -40,8 +40,8 @@ def test_close_writes_every_row_in_the_order_answered(tmp_path: Path) -> None:
     assert list(in_order) == [f"req-{i:04d}" for i in range(300)]
 
 
-def test_flush_makes_submitted_rows_readable_without_waiting_out_the_linger(db_url: str) -> None:
-    writer = AuditWriter(get_sessionmaker(db_url), linger=600)
+def test_flush_makes_submitted_rows_readable_without_waiting_for_the_interval(db_url: str) -> None:
+    writer = AuditWriter(get_sessionmaker(db_url), interval=600)
     try:
         writer.submit(row(1))
         writer.submit(row(2))
