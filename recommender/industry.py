@@ -27,7 +27,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.svm import LinearSVC
-from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from sklearn.utils.validation import check_is_fitted
 
 from features.scope import parse_scope
@@ -218,22 +217,15 @@ class _TfidfRows:
         return cols_out, vals_out
 
 
-def _csr(
-    cols: list[np.ndarray], vals: list[np.ndarray], n_features: int, normalize: bool = True
-) -> sparse.csr_matrix:
-    indptr = np.zeros(len(cols) + 1, dtype=np.int32)
-    np.cumsum([len(c) for c in cols], out=indptr[1:])
-    x = sparse.csr_matrix(
-        (
-            np.concatenate(vals) if vals else np.zeros(0, np.float32),
-            np.concatenate(cols) if cols else np.zeros(0, np.int32),
-            indptr,
-        ),
-        shape=(len(cols), n_features),
-    )
-    if normalize:
-        inplace_csr_row_normalize_l2(x)  # what sklearn's `normalize` runs, after its checks
-    return x
+def _l2_rows(vals: list[np.ndarray]) -> list[np.ndarray]:
+    """Each row over its L2 norm, with the arithmetic of sklearn's `inplace_csr_row_normalize_l2`
+    (float32 squares summed in order in float64, float32 ÷ float64 rounded to float32), so the
+    values are equal to the last bit; an empty or all-zero row stays as it is."""
+    out = []
+    for v in vals:
+        total = np.cumsum(v * v, dtype=np.float64)[-1] if len(v) else 0.0
+        out.append((v / np.sqrt(total)).astype(np.float32) if total != 0.0 else v)
+    return out
 
 
 class _Serving:
@@ -261,18 +253,23 @@ class _Serving:
         """`IndustryClassifier._combine` of the two vectorisers' rows, value for value."""
         c_cols, c_vals = self.chars.rows([_chars(t) for t in norm])
         w_cols, w_vals = self.words.rows(norm)
-        n = len(norm)
-        chars = _csr(c_cols, c_vals, self.n_chars)
-        words = _csr(w_cols, w_vals, self.n_features - self.n_chars)
-        cols, vals = [], []
-        for i in range(n):
-            c, w = (
-                slice(chars.indptr[i], chars.indptr[i + 1]),
-                slice(words.indptr[i], words.indptr[i + 1]),
-            )
-            cols.append(np.concatenate([chars.indices[c], words.indices[w] + self.n_chars]))
-            vals.append(np.concatenate([chars.data[c], words.data[w] * self.word_weight]))
-        return _csr(cols, vals, self.n_features)
+        cols = [np.concatenate([c, w + self.n_chars]) for c, w in zip(c_cols, w_cols, strict=True)]
+        vals = _l2_rows(
+            [
+                np.concatenate([c, w * self.word_weight])
+                for c, w in zip(_l2_rows(c_vals), _l2_rows(w_vals), strict=True)
+            ]
+        )
+        indptr = np.zeros(len(cols) + 1, dtype=np.int32)
+        np.cumsum([len(c) for c in cols], out=indptr[1:])
+        return sparse.csr_matrix(
+            (
+                np.concatenate(vals) if vals else np.zeros(0, np.float32),
+                np.concatenate(cols) if cols else np.zeros(0, np.int32),
+                indptr,
+            ),
+            shape=(len(cols), self.n_features),
+        )
 
     def linear_parts(self, x: sparse.csr_matrix) -> dict[str, np.ndarray]:
         """Dense `x @ centroids_t_`, `x @ division_coef_` and `x @ within_coef_`, equal to the
@@ -557,10 +554,13 @@ class IndustryClassifier(BaseEstimator, ClassifierMixin):
             owner += [i] * (len(items) + 1)
             weight += [-1.0] + [it.weight for it in items]
         n_classes = len(self.classes_)
+        # A text whose main business is one item holds that part twice: classify it once.
+        distinct, where = np.unique(np.asarray(parts, dtype=object), return_inverse=True)
+        unique = [str(t) for t in distinct]
         probs = (
             np.vstack(
-                [self.predict_proba(parts[a : a + chunk]) for a in range(0, len(parts), chunk)]
-            )
+                [self.predict_proba(unique[a : a + chunk]) for a in range(0, len(unique), chunk)]
+            )[where]
             if parts
             else np.zeros((0, n_classes))
         )
