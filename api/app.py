@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             watcher.stop()
+            app.state.app.audit.close()  # every answered match is in the audit before we stop
 
     app = InvestMatchApp(
         title="招商匹配 InvestMatch",

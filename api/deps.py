@@ -16,6 +16,7 @@ from api.models_service import MatcherHolder
 from api.settings import Settings
 from api.training import Trainer
 from features.kb import KnowledgeBase
+from store.audit import AuditWriter
 
 
 @dataclass
@@ -26,9 +27,11 @@ class AppState:
     holder: MatcherHolder
     admin_hash: str | None = None
     trainer: Trainer = field(init=False)
+    audit: AuditWriter = field(init=False)  # the match audit's writer thread; closed at shutdown
 
     def __post_init__(self) -> None:
         self.trainer = Trainer(self.settings, self.kb, self.sessions, self.holder)
+        self.audit = AuditWriter(self.sessions)
 
 
 def get_state(request: Request) -> AppState:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Activity = Literal["make", "trade", "service", "other"]
@@ -207,6 +208,12 @@ def parse_scope(text: str) -> list[ScopeItem]:
     A run like 「五金、机械设备销售」 shares its trailing verb: both items are sales, and each item's
     text gets the verb (「五金销售」), so a classifier reads each item as written in context.
     """
+    return list(_parse_scope(text))
+
+
+@lru_cache(maxsize=1024)
+def _parse_scope(text: str) -> tuple[ScopeItem, ...]:
+    # Cached: one request reads its text here for the classifier and again for the rules.
     items: list[ScopeItem] = []
     seen: set[str] = set()
     for clause in _MAJOR_SPLIT.split(strip_boilerplate(text)):
@@ -232,7 +239,7 @@ def parse_scope(text: str) -> list[ScopeItem]:
                 own = clause_activity  # 「螺栓」 in 「螺栓、螺母等紧固件生产」 is made, not merely named
             weight = ACTIVITY_WEIGHT[own] * (GENERIC_WEIGHT if piece in _GENERIC_ITEMS else 1.0)
             items.append(ScopeItem(text=piece, weight=weight, activity=own))
-    return items
+    return tuple(items)
 
 
 def is_manufacturing(text: str) -> bool:
@@ -241,4 +248,4 @@ def is_manufacturing(text: str) -> bool:
     Design, R&D, headquarters, trade and services alone are not manufacturing, even when they
     concern manufactured goods (「家具设计」 is not, 「家具的设计与生产」 is).
     """
-    return any(item.activity == "make" for item in parse_scope(text))
+    return any(item.activity == "make" for item in _parse_scope(text))

@@ -39,19 +39,22 @@ class ClassFit:
         self.index = {c: i for i, c in enumerate(self.classes)}
         self.group = np.array([c[:3] for c in self.classes])
         self.division = np.array([c[:2] for c in self.classes])
+        self._under_cache: dict[str, np.ndarray] = {}
         self.set_parks(())
 
     def set_parks(self, parks: Sequence[Park]) -> None:
         n, m = len(parks), len(self.classes)
-        sim = np.zeros((n, m), dtype=np.float32)
+        # Kept class by class, (n_classes, n_places): a request reads the rows of its ~10 classes,
+        # contiguous, rather than ~10 scattered values from each of thousands of place rows.
+        sim_t = np.zeros((m, n), dtype=np.float32)
         # For the explanation: which of the place's own classes each enterprise class met.
         self._place_codes: list[list[str]] = []
         for pi, p in enumerate(parks):
             codes = [ref.code for ref in p.classes]
             self._place_codes.append(codes)
+            row = np.zeros(m, dtype=np.float32)
             for ref in p.classes:
                 w, code = float(ref.weight), ref.code
-                row = sim[pi]
                 # A place code names a class, or a whole group or division (a broad 主导产业).
                 division = np.where(self.division == code[:2], DIVISION_SIM[len(code)] * w, 0.0)
                 np.maximum(row, division, out=row)
@@ -61,8 +64,14 @@ class ClassFit:
                 exact = self.index.get(code)
                 if exact is not None:
                     row[exact] = max(row[exact], w)
-        self.sim = sim
+            sim_t[:, pi] = row
+        self.sim_t = sim_t
         self.has_classes = np.array([bool(c) for c in self._place_codes], dtype=bool)
+
+    @property
+    def sim(self) -> np.ndarray:
+        """(n_places, n_classes) back-off similarity (a view of `sim_t`)."""
+        return self.sim_t.T
 
     def distribution(
         self, ranked: Sequence[tuple[str, float]], code: str | None = None, code_weight: float = 0.0
@@ -78,19 +87,30 @@ class ClassFit:
         if p.sum() > 0:
             p /= p.sum()
         if code and code_weight > 0:
-            under = np.array([c.startswith(code) for c in self.classes])
+            under = self._under(code)
             if under.any():
                 q = under / under.sum()
                 p = (1 - code_weight) * p + code_weight * q if p.sum() > 0 else q
         return p
 
+    def _under(self, code: str) -> np.ndarray:
+        """(n_classes,) whether each class lies under `code` (a class, group or division)."""
+        under = self._under_cache.get(code)
+        if under is None:
+            under = np.array([c.startswith(code) for c in self.classes])
+            if len(self._under_cache) < 10_000:  # GB/T has ~1,700 codes: bounded anyway
+                self._under_cache[code] = under
+        return under
+
     def score(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Expected back-off similarity of each place to the distribution `p`, in [0, 1], and the
         index of the enterprise class that contributed most to each place."""
         idx = np.flatnonzero(p > 0)
-        if not len(idx) or not len(self.sim):
-            return np.zeros(len(self.sim)), np.zeros(len(self.sim), dtype=np.int64)
-        contrib = self.sim[:, idx] * p[idx][None, :]
+        n = self.sim_t.shape[1]
+        if not len(idx) or not n:
+            return np.zeros(n), np.zeros(n, dtype=np.int64)
+        # (n_places, k) in the same memory order as `sim[:, idx]` gives, so sums are bit-equal
+        contrib = self.sim_t[idx].T * p[idx][None, :]
         fit = contrib.sum(axis=1) / max(float(p[idx].sum()), 1e-9)
         best = idx[contrib.argmax(axis=1)]
         return np.clip(fit, 0.0, 1.0), best

@@ -130,6 +130,16 @@ def _squash(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(x - x.mean()) / sd))
 
 
+def top_parks(final: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the `k` best finite scores, best first, ties in index order: the head of a
+    stable descending sort, found without sorting every park (catalogues run to 30,000)."""
+    ok = np.flatnonzero(np.isfinite(final))
+    if 0 < k < len(ok):
+        kth = np.partition(-final[ok], k - 1)[k - 1]
+        ok = ok[-final[ok] <= kth]  # every park tied with the k-th stays a candidate
+    return ok[np.argsort(-final[ok], kind="stable")][: max(k, 0)]
+
+
 class Matcher:
     """Everything needed to answer `/v1/match`; built by training or loaded from a bundle."""
 
@@ -236,9 +246,7 @@ class Matcher:
         """The `/v1/match` body. `reveal_names`: registry reasons name example firms (bureau
         pages only: the registry is the bureau's; the public self-check gets counts only)."""
         s = self.score(e)
-        # In numpy rather than a Python loop over every park: catalogues run to 30,000 parks.
-        ranked = np.argsort(-s.final, kind="stable")
-        order = ranked[np.isfinite(s.final[ranked])][:top_k]
+        order = top_parks(s.final, top_k)
         parks = [self._park_entry(e, s, int(i), reveal_names) for i in order]
         return {
             "request_id": request_id or uuid.uuid4().hex,

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import AppState, StateDep
 from api.errors import AppError
 from api.schemas import MatchRequest, MatchResponse, error_responses
 from features.enterprise import EnterpriseProfile, profile_from
 from recommender.advice import advise
-from store.orm import MatchRequest as MatchAudit
+from store.audit import AuditRow
 
 log = logging.getLogger("investmatch")
 router = APIRouter(prefix="/v1", tags=["匹配"])
@@ -68,7 +68,8 @@ def run_match(
     consent: bool = False,
     advice: bool = False,
 ) -> dict[str, Any]:
-    """Score, answer and audit one request (the audit is best effort: matching needs no database).
+    """Score, answer and audit one request (the audit is best effort: matching needs no database;
+    its row is written by `state.audit`'s thread, see store/audit.py).
 
     Without `consent` (the public API, a self-check whose box is unchecked) the audit is anonymous.
     With `advice`, the answer also carries up to three changes, each re-scored (a few ms more).
@@ -87,25 +88,21 @@ def run_match(
         result["advice"] = advise(matcher, profile, top_k=req.top_k)
     elapsed = (time.perf_counter() - t0) * 1000
     if consent:
-        audit_request, audit_response = req.model_dump(mode="json"), result
+        # a copy: the caller goes on using the answer while the audit's thread writes it
+        audit_request, audit_response = req.model_dump(mode="json"), copy.deepcopy(result)
     else:
         audit_request, audit_response = anonymous_audit(req, result)
-    try:
-        with state.sessions.begin() as session:
-            session.add(
-                MatchAudit(
-                    request_id=result["request_id"],
-                    model_version=matcher.version,
-                    request=audit_request,
-                    response=audit_response,
-                    duration_ms=elapsed,
-                    channel=channel,
-                )
-            )
-    except SQLAlchemyError as exc:
-        log.warning(
-            "match %s answered but not audited: %s", result["request_id"], exc.__class__.__name__
+    # Written by the audit's own thread, in order, after the answer has gone out.
+    state.audit.submit(
+        AuditRow(
+            request_id=result["request_id"],
+            model_version=matcher.version,
+            request=audit_request,
+            response=audit_response,
+            duration_ms=elapsed,
+            channel=channel,
         )
+    )
     return result
 
 

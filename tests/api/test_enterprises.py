@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from api.settings import Settings
 from store import orm
+from store.audit import flush_all
 from store.db import get_sessionmaker
 from tests.conftest import post_form
 
@@ -414,6 +415,7 @@ def selfcheck(http: httpx.Client, marker: str, consent: bool) -> httpx.Response:
 def audited(settings: Settings, html: str) -> bool:
     m = re.search(r"请求编号 ([0-9a-f]+)", html)
     assert m, "the result page shows its request id"
+    assert flush_all()  # the audit is written by its own thread, after the answer
     with get_sessionmaker(settings.database_url)() as s:
         return s.get(orm.MatchRequest, m.group(1)) is not None
 

@@ -18,8 +18,10 @@ from recommender.evaluate_industry import (
 )
 from recommender.industry import (
     IndustryClassifier,
+    _chars,
     code_support,
     fit_official,
+    normalize_text,
     official_samples,
 )
 
@@ -115,6 +117,36 @@ def test_pickle_round_trip_keeps_predictions(clf: IndustryClassifier) -> None:
     loaded = pickle.loads(pickle.dumps(clf))
     assert np.array_equal(loaded.classes_, clf.classes_)
     assert np.allclose(loaded.predict_proba(texts), clf.predict_proba(texts))
+
+
+def test_pickle_leaves_out_what_scoring_derives(clf: IndustryClassifier) -> None:
+    size = len(pickle.dumps(clf))
+    clf.rank("滑雪板、雪地摩托和造雪机")  # builds the derived serving state
+    assert len(pickle.dumps(clf)) == size
+
+
+def test_one_text_scores_exactly_as_in_a_large_batch(clf: IndustryClassifier) -> None:
+    # A request classifies its few texts through one dense product, a pool through sparse ones
+    # (more than DENSE_ROWS parts): an enterprise must get the same classes either way.
+    texts = [
+        "螺栓、螺母等标准紧固件生产",
+        "一般项目：紧固件制造；五金产品批发；技术服务、技术开发（除依法须经批准的项目外）",
+        "羊绒纱线、羊绒衫及羊绒面料的生产加工与出口贸易",
+        "冷链物流、仓储配送和多式联运服务",
+        "ABC 123",
+        "",
+    ] + list(official_samples()["text"].sample(60, random_state=1))
+    batch = clf.proba_of_texts(texts)
+    for i, text in enumerate(texts):
+        assert np.array_equal(clf.proba_of_text(text), batch[i]), text
+    # and the featuriser gives what the fitted vectorisers give, value for value
+    norm = [normalize_text(t) for t in texts]
+    want = clf._combine(
+        clf.char_vec_.transform([_chars(t) for t in norm]), clf.word_vec_.transform(norm)
+    )
+    got = clf._featurize(texts)
+    assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
 
 
 def test_fit_learns_the_classes_it_is_given() -> None:

@@ -18,6 +18,7 @@ from api import leads_service
 from api.middleware import RedactQuery
 from api.settings import Settings
 from store import orm
+from store.audit import flush_all
 from store.db import get_sessionmaker
 from tests.conftest import LiveServer, post_form
 
@@ -81,6 +82,7 @@ def test_selfcheck_without_consent_keeps_only_an_anonymous_audit(
     assert r.status_code == 200
     m = re.search(r"请求编号 ([0-9a-f]+)", r.text)
     assert m
+    assert flush_all()  # the audit is written by its own thread, after the answer
     with get_sessionmaker(trained_settings.database_url)() as s:
         row = s.get(orm.MatchRequest, m.group(1))
     assert row is not None
@@ -93,6 +95,7 @@ def test_api_match_audit_is_anonymous(http: httpx.Client, trained_settings: Sett
     marker = f"接口{uuid.uuid4().hex[:8]}"
     r = http.post("/v1/match", json={"description": f"{DESCRIPTION}{marker}", "name": marker})
     assert r.status_code == 200
+    assert flush_all()  # the audit is written by its own thread, after the answer
     with get_sessionmaker(trained_settings.database_url)() as s:
         row = s.get(orm.MatchRequest, r.json()["request_id"])
     assert row is not None and marker not in str(row.request) + str(row.response)
