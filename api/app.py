@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         log.info("knowledge base %s: %d parks; model %s", kb.digest, len(kb.parks), matcher.version)
         if settings.leads_warm:
-            leads_service.warm(app.state.app, leads_service.lead_pool(app.state))
+            leads_service.warm(app.state.app, leads_service.lead_pool(app.state.app))
         watcher = KbWatcher(app.state.app)
         watcher.start()
         try:

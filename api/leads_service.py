@@ -99,16 +99,18 @@ def placed_records(state: AppState, park_id: str) -> list[int]:
 _pool_lock = threading.Lock()
 
 
-def lead_pool(app_state: Any) -> LeadPool:
-    """The app's lead pool (on `app.state`), created on first use."""
-    pool: LeadPool | None = getattr(app_state, "lead_pool", None)
+def lead_pool(state: AppState) -> LeadPool:
+    """The service's lead pool, created on first use; its index is rebuilt in the background
+    whenever another matcher starts serving (a new or rolled-back model, a reloaded KB)."""
+    pool: LeadPool | None = getattr(state, "lead_pool", None)
     if pool is None:
         with _pool_lock:
-            pool = getattr(app_state, "lead_pool", None)
+            pool = getattr(state, "lead_pool", None)
             if pool is None:
-                settings = getattr(getattr(app_state, "app", None), "settings", None)
-                pool = LeadPool(cache_dir=settings.reference_cache if settings else None)
-                app_state.lead_pool = pool
+                pool = LeadPool(cache_dir=state.settings.reference_cache)
+                state.lead_pool = pool  # type: ignore[attr-defined]
+                if state.settings.leads_warm:
+                    state.holder.subscribe(lambda _matcher: warm(state, pool))
     return pool
 
 
@@ -134,9 +136,9 @@ def warm(state: AppState, pool: LeadPool) -> bool:
     return True
 
 
-def pool_changed(app_state: Any, state: AppState, record_ids: Iterable[int] = ()) -> None:
+def pool_changed(state: AppState, record_ids: Iterable[int] = ()) -> None:
     """Records were written: mark the edited ones and index the changes in the background."""
-    pool = lead_pool(app_state)
+    pool = lead_pool(state)
     pool.mark_changed(record_ids)
     warm(state, pool)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,14 +31,21 @@ class MatcherHolder:
     def __init__(self, matcher: Matcher) -> None:
         self._matcher = matcher
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[Matcher], None]] = []
 
     @property
     def matcher(self) -> Matcher:
         return self._matcher
 
+    def subscribe(self, listener: Callable[[Matcher], None]) -> None:
+        """Call `listener` with each matcher swapped in (e.g. to index the lead pool for it)."""
+        self._listeners.append(listener)
+
     def swap(self, matcher: Matcher) -> None:
         with self._lock:
             self._matcher = matcher
+        for listener in list(self._listeners):
+            listener(matcher)
 
 
 def load_serving_matcher(

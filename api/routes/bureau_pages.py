@@ -108,7 +108,7 @@ def login(
     # A new CSRF nonce at login: a nonce planted or read before the login is worth nothing after.
     renew_csrf(request, response)
     response.headers["Cache-Control"] = "no-store"
-    leads_service.warm(state, leads_service.lead_pool(request.app.state))
+    leads_service.warm(state, leads_service.lead_pool(state))
     return response
 
 
@@ -171,7 +171,7 @@ def chain_gaps_page(
     request: Request, park_id: str, state: StateDep, session: SessionDep, _: BureauPageDep
 ) -> HTMLResponse:
     try:
-        view = leads_service.park_view(state, leads_service.lead_pool(request.app.state), park_id)
+        view = leads_service.park_view(state, leads_service.lead_pool(state), park_id)
     except AppError as exc:
         return error_page(request, "未找到园区", exc.detail, exc.status_code)
     body = leads_service.gaps_body(view)
@@ -248,7 +248,7 @@ def leads_page(
     try:
         r = leads_service.ranked(
             state,
-            leads_service.lead_pool(request.app.state),
+            leads_service.lead_pool(state),
             park_id,
             filters,
             PAGE_SIZE,
@@ -272,7 +272,7 @@ def _export(
     try:
         r = leads_service.ranked(
             state,
-            leads_service.lead_pool(request.app.state),
+            leads_service.lead_pool(state),
             park_id,
             filters,
             api_leads.MAX_EXPORT,

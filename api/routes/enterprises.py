@@ -49,7 +49,7 @@ router = APIRouter(
     },
 )
 def create_enterprise(
-    req: EnterpriseCreate, request: Request, state: StateDep, principal: BureauDep
+    req: EnterpriseCreate, state: StateDep, principal: BureauDep
 ) -> EnterprisePublic:
     to_profile(req, state)  # the GB/T code must exist, with the same message as /v1/match
     fields = req.model_dump()
@@ -75,7 +75,7 @@ def create_enterprise(
         raise Conflict(
             f"external_id（企业编号）“{ext}” 已存在{where}", code="duplicate_external_id"
         ) from None
-    leads_service.pool_changed(request.app.state, state)
+    leads_service.pool_changed(state)
     return EnterprisePublic.model_validate(row)
 
 
@@ -142,7 +142,7 @@ async def import_enterprises(request: Request, state: StateDep, principal: Burea
         n = await run_in_threadpool(
             importing.import_file, upload.file, upload.filename, state, principal.bureau
         )
-        leads_service.pool_changed(request.app.state, state)  # indexed in the background
+        leads_service.pool_changed(state)  # indexed in the background
         return JSONResponse(ImportResult(imported=n).model_dump(), status_code=201)
     finally:
         await form.close()
@@ -201,7 +201,6 @@ def get_enterprise(
 )
 def delete_enterprise(
     enterprise_id: Annotated[int, Path(ge=1, le=MAX_ID, description=ENTERPRISE_ID_DOC)],
-    request: Request,
     state: StateDep,
     principal: BureauDep,
 ) -> Response:
@@ -216,5 +215,5 @@ def delete_enterprise(
             "请用 GET /v1/enterprises 查询本部门录入的记录",
             code="enterprise_not_found",
         )
-    leads_service.pool_changed(request.app.state, state, [enterprise_id])
+    leads_service.pool_changed(state, [enterprise_id])
     return Response(status_code=204)

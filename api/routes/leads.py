@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -167,14 +167,13 @@ FiltersDep = Annotated[LeadFilters, Depends(filters_of)]
 )
 def leads(
     park_id: str,
-    request: Request,
     state: StateDep,
     _: BureauDep,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数，1–200")] = 20,
     offset: OffsetQ = 0,
 ) -> dict[str, Any]:
-    r = ranked(state, lead_pool(request.app.state), park_id, filters, limit, offset)
+    r = ranked(state, lead_pool(state), park_id, filters, limit, offset)
     return {
         "park_id": r.view.park.park_id,
         "park_name": r.view.park.name,
@@ -190,8 +189,8 @@ def leads(
     summary="园区补链分析：各产业环节的落地企业数、空缺与薄弱环节及候选企业",
     responses=ERRORS,
 )
-def gaps(park_id: str, request: Request, state: StateDep, _: BureauDep) -> dict[str, Any]:
-    return gaps_body(park_view(state, lead_pool(request.app.state), park_id))
+def gaps(park_id: str, state: StateDep, _: BureauDep) -> dict[str, Any]:
+    return gaps_body(park_view(state, lead_pool(state), park_id))
 
 
 # -- exports --------------------------------------------------------------------------------------
@@ -230,14 +229,13 @@ ExportLimit = Annotated[int, Query(ge=1, le=MAX_EXPORT, description="导出条�
 def leads_export(
     park_id: str,
     fmt: Annotated[Literal["csv", "xlsx"], Path(description="导出格式：csv 或 xlsx")],
-    request: Request,
     state: StateDep,
     _: BureauDep,
     filters: FiltersDep,
     limit: ExportLimit = 1000,
     offset: OffsetQ = 0,
 ) -> Response:
-    r = ranked(state, lead_pool(request.app.state), park_id, filters, limit, offset)
+    r = ranked(state, lead_pool(state), park_id, filters, limit, offset)
     return export_response(r, fmt)
 
 
