@@ -290,14 +290,35 @@ class ContentScorer:
             raise RuntimeError("没有行业分类器，无法计算行业分布")
         return self._with_code(e, self.industry.rank(e.text, k=CLASSES_KEPT), conflict)
 
-    def class_distributions(self, profs: Sequence[EnterpriseProfile]) -> np.ndarray:
-        """(n, n_classes) `class_distribution` of many enterprises, classified in batches."""
+    def class_distributions(
+        self, profs: Sequence[EnterpriseProfile], conflicts: Sequence[bool] | None = None
+    ) -> np.ndarray:
+        """(n, n_classes) `class_distribution` of many enterprises, classified in batches;
+        `conflicts`: each one's `code_conflict`, when the caller has read the texts already."""
         if self.industry is None or self.class_fit is None:
             return np.zeros((len(profs), 0))
         if not profs:
             return np.zeros((0, len(self.class_fit.classes)))
         ranked = self.industry.rank_many([e.text for e in profs], k=CLASSES_KEPT)
-        return np.vstack([self._with_code(e, r, None) for e, r in zip(profs, ranked, strict=True)])
+        known: Sequence[bool | None] = conflicts if conflicts is not None else [None] * len(profs)
+        return np.vstack(
+            [self._with_code(e, r, c) for e, r, c in zip(profs, ranked, known, strict=True)]
+        )
+
+    def code_conflicts(
+        self, profs: Sequence[EnterpriseProfile], text_scores: np.ndarray
+    ) -> list[bool]:
+        """`code_conflict` of many enterprises from their texts' segment fits (n, n_segments)."""
+        out = []
+        for e, scores in zip(profs, text_scores, strict=True):
+            if not e.industry_code:
+                out.append(False)
+                continue
+            chains = {
+                self.chain_index[r.chain_id] for r in self.kb.chains_for_code(e.industry_code)
+            }
+            out.append(self._conflict(scores, chains))
+        return out
 
     def _with_code(
         self, e: EnterpriseProfile, ranked: list[tuple[str, float]], conflict: bool | None
@@ -316,12 +337,7 @@ class ContentScorer:
 
     def code_conflict(self, e: EnterpriseProfile) -> bool:
         """Whether the stated code names chains the text does not support."""
-        if not e.industry_code:
-            return False
-        code_chains = {
-            self.chain_index[r.chain_id] for r in self.kb.chains_for_code(e.industry_code)
-        }
-        return self._conflict(self.text.transform_one(e.text).scores, code_chains)
+        return self.code_conflicts([e], self.text.transform_one(e.text).scores[None, :])[0]
 
     def _conflict(self, text_scores: np.ndarray, code_chains: set[int]) -> bool:
         top = max(float(text_scores.max(initial=0.0)), 1e-9)

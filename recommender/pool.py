@@ -219,18 +219,11 @@ def _sparse_arrays(name: str, m: sparse.csr_matrix | None) -> dict[str, np.ndarr
     }
 
 
-def segment_scores(
-    content: ContentScorer,
-    profs: Sequence[EnterpriseProfile],
-    texts: list[str] | None = None,
-    norm: list[str] | None = None,
-) -> np.ndarray:
-    """(n, n_segments) `ContentScorer.score(e).segment_scores` for a batch: `transform_one`'s
-    formula with one TF-IDF call for the whole batch (the per-call overhead is most of a single
-    transform), then the industry-code prior."""
-    tf, kb = content.text, content.kb
-    texts = texts if texts is not None else [e.text for e in profs]
-    norm = norm if norm is not None else [normalize(t) for t in texts]
+def segment_text_scores(content: ContentScorer, texts: list[str], norm: list[str]) -> np.ndarray:
+    """(n, n_segments) `transform_one(text).scores` for a batch of texts (`norm`: each text
+    normalised), with one TF-IDF call for the whole batch (the per-call overhead is most of a
+    single transform)."""
+    tf = content.text
     n, n_seg = len(texts), len(tf.segment_ids_)
     rows: list[int] = []
     cols: list[int] = []
@@ -252,7 +245,25 @@ def segment_scores(
         cos = (tf.segment_matrix_ @ vec.T).toarray().T
     else:
         cos = np.zeros((0, n_seg))
-    seg = np.clip(tf.term_weight * term_score + (1 - tf.term_weight) * np.sqrt(cos), 0.0, 1.0)
+    return np.clip(tf.term_weight * term_score + (1 - tf.term_weight) * np.sqrt(cos), 0.0, 1.0)
+
+
+def segment_scores(
+    content: ContentScorer,
+    profs: Sequence[EnterpriseProfile],
+    texts: list[str] | None = None,
+    norm: list[str] | None = None,
+    text_scores: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, n_segments) `ContentScorer.score(e).segment_scores` for a batch: the text's fit
+    (`segment_text_scores`, or `text_scores` when the caller has it), then the industry-code
+    prior."""
+    kb = content.kb
+    if text_scores is None:
+        texts = texts if texts is not None else [e.text for e in profs]
+        norm = norm if norm is not None else [normalize(t) for t in texts]
+        text_scores = segment_text_scores(content, texts, norm)
+    seg = text_scores.copy()
     by_code: dict[str, list[int]] = {}
     for i, e in enumerate(profs):
         if e.industry_code:
@@ -286,9 +297,12 @@ def user_feature_lists(
     out: list[list[tuple[str, float]]] = []
     for a in range(0, len(profs), INDEX_CHUNK):
         chunk = profs[a : a + INDEX_CHUNK]
-        seg = segment_scores(content, chunk)
+        texts = [e.text for e in chunk]
+        text_seg = segment_text_scores(content, texts, [normalize(t) for t in texts])
+        seg = segment_scores(content, chunk, text_scores=text_seg)
         if content.class_fit is not None:
-            seg = content.lift_segments(seg, content.class_distributions(chunk))
+            conflicts = content.code_conflicts(chunk, text_seg)
+            seg = content.lift_segments(seg, content.class_distributions(chunk, conflicts))
         chain = chain_scores(content, seg)
         out.extend(
             features_from_scores(seg[i], chain[i], content.segment_ids, content.chain_ids, e)
@@ -412,10 +426,10 @@ class PoolScorer:
         n = len(profs)
         texts = [e.text for e in profs]
         norm = [normalize(t) for t in texts]
-        classes = self._classes(profs)
-        seg = self.matcher.content.lift_segments(
-            segment_scores(self.matcher.content, profs, texts, norm), classes
-        )
+        content = self.matcher.content
+        text_seg = segment_text_scores(content, texts, norm)
+        classes = self._classes(profs, content.code_conflicts(profs, text_seg))
+        seg = content.lift_segments(segment_scores(content, profs, text_scores=text_seg), classes)
         chain = chain_scores(self.matcher.content, seg)
         zone_fit = (
             np.stack(
@@ -446,12 +460,15 @@ class PoolScorer:
             registry=registry,
         )
 
-    def _classes(self, profs: Sequence[EnterpriseProfile]) -> sparse.csr_matrix:
+    def _classes(
+        self, profs: Sequence[EnterpriseProfile], conflicts: Sequence[bool]
+    ) -> sparse.csr_matrix:
         content = self.matcher.content
         n_cls = self.class_sim.shape[1]
         if content.class_fit is None or not profs:
             return sparse.csr_matrix((len(profs), n_cls), dtype=np.float32)
-        return sparse.csr_matrix(content.class_distributions(profs).astype(self.dtype))
+        dist = content.class_distributions(profs, conflicts)
+        return sparse.csr_matrix(dist.astype(self.dtype))
 
     def _keyword_hits(self, norm: list[str]) -> sparse.csr_matrix:
         content = self.matcher.content
