@@ -15,8 +15,8 @@ from store.enterprises import as_utc
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
-# Records without an external id are named `db<primary key>` (training, reports): an external id
-# of that form would be taken for another record.
+# Earlier versions showed records without an external id as `db<primary key>`, and exports made
+# then carry such ids: an imported id of that form would be taken for another record.
 INVENTED_ID = re.compile(r"^db[0-9]+$", re.IGNORECASE)
 INVENTED_ID_MESSAGE = (
     "{label} “{value}” 的形式 db+数字 留作系统内部编号，请换一个编号（例如加上部门前缀）"
