@@ -145,6 +145,23 @@ def versions() -> dict[str, str]:
     return out
 
 
+def git_commit() -> str:
+    """The checked-out commit the figures were measured on (with `+changes` if the tree is dirty)."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (sha or "unknown") + ("+changes" if dirty else "")
+
+
 def peak_rss_mb(pid: int | None = None) -> float:
     """VmHWM: the process's peak resident set since it started (Linux)."""
     status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
@@ -883,7 +900,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# InvestMatch performance benchmark",
         "",
-        f"Run {report['started_at']} ({'quick smoke run' if report['quick'] else 'full run'}, "
+        f"Run {report['started_at']} on commit {report.get('commit', 'unknown')} "
+        f"({'quick smoke run' if report['quick'] else 'full run'}, "
         f"{report['total_s']:.0f} s). Machine: {m['nproc']} cores ({m['cpu_model']}), "
         f"{m['memory_gb']} GB RAM, {m['platform']}.",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
@@ -1078,6 +1096,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": quick,
         "machine": machine(),
         "versions": versions(),
+        "commit": git_commit(),
     }
     with tempfile.TemporaryDirectory(prefix="investmatch-bench-") as tmpdir:
         tmp = Path(tmpdir)

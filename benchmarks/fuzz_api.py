@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {op}: {len(texts)} failure(s)")
         for t in texts:
             print("  " + t[:1500].replace("\n", "\n  "))
+    text = log.read_text(encoding="utf-8", errors="replace")
+    if "= WARNINGS =" in text:  # schemathesis' own warnings and summary (counts by phase)
+        print("\n" + text[text.rfind("\n", 0, text.index("= WARNINGS =")) + 1 :])
     return rc
 
 

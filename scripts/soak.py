@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 from api.auth import create_token  # noqa: E402
 from api.cli import train_and_register, write_demo_history  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from benchmarks.bench import git_commit  # noqa: E402
 from benchmarks.leads_load import fixture_frame, import_pool, write_fixture  # noqa: E402
 from features.kb import load_kb  # noqa: E402
 from store.db import get_sessionmaker, migrate  # noqa: E402
@@ -89,6 +90,17 @@ class Results:
     def error(self, kind: str, text: str) -> None:
         self.errors.append(f"{kind}: {text}")
         self.errors_by_kind[kind] += 1
+
+    def samples(self, per_kind: int) -> list[str]:
+        """The first errors of each kind, so that a rare one (a traceback) is never crowded out."""
+        seen: Counter[str] = Counter()
+        out = []
+        for e in self.errors:
+            kind = e.split(":", 1)[0]
+            seen[kind] += 1
+            if seen[kind] <= per_kind:
+                out.append(e)
+        return out
 
 
 def free_port() -> int:
@@ -321,7 +333,7 @@ def summarize(results: Results, elapsed: float) -> dict[str, object]:
             k: stats(v, results.errors_by_kind[k]) for k, v in sorted(results.latencies.items())
         },
         "errors_by_kind": dict(sorted(results.errors_by_kind.items())),
-        "error_samples": results.errors[:20],
+        "error_samples": results.samples(per_kind=3),
     }
 
 
@@ -343,6 +355,7 @@ def write_reports(report: dict[str, Any], out: Path) -> Path:
     lines = [
         "# Soak run",
         "",
+        f"Run {report['finished_at']} on commit {report['commit']}: "
         f"{report['clients']} concurrent clients on 127.0.0.1 against `python -m api.cli serve` "
         f"(SQLite, rate limit off), {report['machine']}. The pool: {pool['imported']:,} "
         f"enterprises imported through `POST /v1/enterprises/import` in {pool['files']} CSV "
@@ -367,7 +380,8 @@ def write_reports(report: dict[str, Any], out: Path) -> Path:
             f"{k['p99_ms']} | {k['max_ms']} |"
         )
     if s["error_samples"]:
-        lines += ["", "Errors (first 20):", ""] + [f"- `{e}`" for e in s["error_samples"]]
+        lines += ["", "Errors (the first 3 of each kind):", ""]
+        lines += [f"- `{e}`" for e in s["error_samples"]]
     (out / "soak.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out / "soak.md"
 
@@ -385,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
 
+    commit = git_commit()
     with tempfile.TemporaryDirectory(prefix="investmatch-soak-") as tmp:
         var = Path(tmp)
         t0 = time.perf_counter()
@@ -440,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         "mix": MIX,
         "warmup_seconds": round(warmup, 2),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "commit": commit,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "summary": summary,
         "targets": targets_met(summary),
     }
