@@ -91,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             ]
             say(f"schemathesis: {args.workers} workers, {args.max_examples} examples an operation")
             t0 = time.perf_counter()
+            # In the temporary directory: schemathesis keeps its example database (.schemathesis/)
+            # in its working directory.
             with log.open("w", encoding="utf-8") as fh:
                 rc = subprocess.run(
-                    cmd, stdout=fh, stderr=subprocess.STDOUT, check=False
+                    cmd, stdout=fh, stderr=subprocess.STDOUT, check=False, cwd=tmp
                 ).returncode
             took = time.perf_counter() - t0
     found = failures(junit) if junit.exists() else {}
