@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,11 +47,45 @@ def profiles(enterprises: pd.DataFrame) -> list[EnterpriseProfile]:
     return [profile_from(r) for r in enterprises.to_dict("records")]
 
 
+# Below this many enterprises, starting worker processes (each unpickles the content scorer and its
+# industry classifier, a few seconds) costs more than it saves.
+PARALLEL_MIN_ENTERPRISES = 20_000
+_WORKER_CONTENT: ContentScorer | None = None
+
+
+def _init_worker(content: ContentScorer) -> None:
+    global _WORKER_CONTENT
+    _WORKER_CONTENT = content
+
+
+def _features_part(profs: list[EnterpriseProfile]) -> list[list[tuple[str, float]]]:
+    assert _WORKER_CONTENT is not None
+    return user_feature_lists(_WORKER_CONTENT, profs)
+
+
 def enterprise_features(
-    content: ContentScorer, profs: Sequence[EnterpriseProfile]
+    content: ContentScorer, profs: Sequence[EnterpriseProfile], workers: int | None = None
 ) -> list[list[tuple[str, float]]]:
-    """LightFM user features of many enterprises, batched (equal to `hybrid.user_features`)."""
-    return user_feature_lists(content, profs)
+    """LightFM user features of many enterprises, batched (equal to `hybrid.user_features`).
+
+    Each enterprise's features depend on it alone, so a large batch is split over `workers`
+    processes (default: the cores this process may use) and the parts joined in order. Most of the
+    time goes to reading texts (the industry classifier, jieba, TF-IDF), pure Python that threads
+    would serialise. Workers come from a fork server, not a fork of this process, which may be the
+    service with its threads and their locks."""
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if workers < 2 or len(profs) < PARALLEL_MIN_ENTERPRISES:
+        return user_feature_lists(content, profs)
+    step = -(-len(profs) // workers)
+    parts = [list(profs[a : a + step]) for a in range(0, len(profs), step)]
+    with ProcessPoolExecutor(
+        len(parts),
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_init_worker,
+        initargs=(content,),
+    ) as pool:
+        return [f for part in pool.map(_features_part, parts) for f in part]
 
 
 def interaction_triples(interactions: pd.DataFrame) -> list[tuple[str, str, float]]:
