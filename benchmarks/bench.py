@@ -740,9 +740,9 @@ _SCORER: Any = None
 
 
 def _index_part(part: pd.DataFrame) -> Any:
-    from recommender.batch import _profiles
+    from recommender.train import profiles
 
-    return _SCORER.index(_profiles(part), part["enterprise_id"].astype(str).tolist())
+    return _SCORER.index(profiles(part), part["enterprise_id"].astype(str).tolist())
 
 
 def bench_leads(
