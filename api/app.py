@@ -16,7 +16,7 @@ from api.deps import AppState, StateDep
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.kb_service import KbWatcher
-from api.middleware import BodySizeLimit, redact_access_log
+from api.middleware import BodySizeLimit, OneReading, redact_access_log
 from api.models_service import MatcherHolder, load_serving_matcher
 from api.routes import bureau_pages, kb_admin, pages, policy_pages
 from api.routes import enterprises as enterprise_routes
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Demo mode marks every response, so that no client takes its synthetic firms for real.
         app.security_extra = {"x-demo-data": "1"}
     install_error_handlers(app)
+    app.add_middleware(OneReading)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -8,6 +8,27 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recommender.content import READINGS
+
+
+class OneReading:
+    """Each HTTP request keeps its classifier readings (`recommender.content.READINGS`): a text
+    scored several times in one request (answer, map, advice) is classified once, and nothing
+    outlives the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = READINGS.set({})
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            READINGS.reset(token)
+
 
 class _TooLarge(Exception):
     pass

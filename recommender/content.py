@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,12 @@ CODE_AGREES_WEIGHT = 0.7
 CLASS_PRIOR = 0.5  # how much the classifier's classes lift the segments they map to
 CODE_CONFLICTS_WEIGHT = 0.3
 CLASSES_KEPT = 10  # classifier classes kept per enterprise
+# One request's classifier readings, by (classifier, text): a self-check page scores the same text
+# for its answer, its map and its advice, and reads it once (set per request by
+# api.middleware.OneReading; None outside a request, where nothing is kept).
+READINGS: ContextVar[dict[tuple[int, str], list[tuple[str, float]]] | None] = ContextVar(
+    "classifier_readings", default=None
+)
 
 
 def code_digits(code: str) -> str:
@@ -288,7 +295,14 @@ class ContentScorer:
         is `ContentSignals.code_conflict`, computed here when not given."""
         if self.industry is None or self.class_fit is None:
             raise RuntimeError("没有行业分类器，无法计算行业分布")
-        return self._with_code(e, self.industry.rank(e.text, k=CLASSES_KEPT), conflict)
+        memo = READINGS.get()
+        key = (id(self.industry), e.text)
+        ranked = memo.get(key) if memo is not None else None
+        if ranked is None:
+            ranked = self.industry.rank(e.text, k=CLASSES_KEPT)
+            if memo is not None:
+                memo[key] = ranked
+        return self._with_code(e, ranked, conflict)
 
     def class_distributions(
         self, profs: Sequence[EnterpriseProfile], conflicts: Sequence[bool] | None = None

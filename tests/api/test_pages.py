@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import httpx
 import pytest
@@ -189,3 +190,27 @@ def test_browse_unknown_id_is_chinese_404(http: httpx.Client, path: str) -> None
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("text/html")
     assert "不存在" in r.text and "<h1>未找到</h1>" in r.text
+
+
+def test_a_selfcheck_reads_its_text_once(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The answer, its map and its advice score the same text: the classifier reads it once per
+    # request (recommender.content.READINGS), and again in the next request.
+    from recommender.industry import IndustryClassifier
+
+    calls: list[str] = []
+    real = IndustryClassifier.rank
+
+    def counting(self: IndustryClassifier, text: str, *args: object, **kw: object) -> object:
+        calls.append(text)
+        return real(self, text, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IndustryClassifier, "rank", counting)
+    description = "生产工业机器人减速器和精密谐波齿轮，年产三万台"
+    for _ in range(2):
+        r = post_form(http, "/", {**ROBOT, "description": description})
+        assert r.status_code == 200
+    # Each distinct text (the advice tries variants of it) once per request: twice in all.
+    assert calls and all(n == 2 for n in Counter(calls).values())
+    assert any(text.startswith(description) for text in calls)
