@@ -23,9 +23,17 @@ class AppError(Exception):
     code = "bad_request"
     extra: dict[str, Any] = {}  # more fields of the error body (e.g. a file's row errors)
 
-    def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(detail)
         self.detail = detail
+        self.retry_after = retry_after  # seconds, sent as Retry-After
         if code:
             self.code = code
         if status_code:
@@ -152,7 +160,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
         return JSONResponse(
             error_body(exc.detail, exc.code, **exc.extra),
             status_code=exc.status_code,

@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import AppState
-from api.errors import AppError, NotFound
+from api.errors import AppError, NotFound, ServiceUnavailable
 from api.schemas import ORIGIN_VALUES
 from features.history import POSITIVE_KINDS
 from features.kb import Park
@@ -32,6 +31,7 @@ from recommender.leads import (
     LeadPool,
     ParkLeads,
     ParkSegments,
+    PoolNotReady,
     PoolRow,
     PoolSnapshot,
     chain_gaps,
@@ -107,33 +107,22 @@ def lead_pool(state: AppState) -> LeadPool:
         with _pool_lock:
             pool = getattr(state, "lead_pool", None)
             if pool is None:
-                pool = LeadPool(cache_dir=state.settings.reference_cache)
+                pool = LeadPool(
+                    cache_dir=state.settings.reference_cache,
+                    wait=state.settings.leads_wait_seconds,
+                )
                 state.lead_pool = pool  # type: ignore[attr-defined]
                 if state.settings.leads_warm:
                     state.holder.subscribe(lambda _matcher: warm(state, pool))
     return pool
 
 
-_warming = threading.Lock()
-
-
 def warm(state: AppState, pool: LeadPool) -> bool:
-    """Bring the pool's index up to date in the background (at start, after a bureau login and
-    after an import), so that the next leads page does not wait for it. At most one runs; True if
-    one was started."""
-    if not _warming.acquire(blocking=False):
-        return False
-
-    def run() -> None:
-        try:
-            pool.snapshot(state.holder.matcher, DatabasePool(state))
-        except SQLAlchemyError as exc:  # no database now: the first request will index instead
-            log.warning("lead pool not indexed: %s", exc.__class__.__name__)
-        finally:
-            _warming.release()
-
-    threading.Thread(target=run, name="leads-warm", daemon=True).start()
-    return True
+    """Bring the pool's index up to date in the background (at start, after a bureau login, an
+    import or a model change), so that the next leads page does not wait for it. At most one
+    runs; True if one was started."""
+    _, started = pool.refresh(state.holder.matcher, DatabasePool(state))
+    return started
 
 
 def pool_changed(state: AppState, record_ids: Iterable[int] = ()) -> None:
@@ -176,7 +165,14 @@ def park_view(state: AppState, pool: LeadPool, park_id: str) -> ParkView:
     matcher = state.holder.matcher  # one reference for the whole answer, even across a swap
     index = park_index(matcher, park)
     placed_ids = placed_records(state, park.park_id)
-    snap = pool.snapshot(matcher, DatabasePool(state))
+    try:
+        snap = pool.snapshot(matcher, DatabasePool(state))
+    except PoolNotReady as exc:
+        raise ServiceUnavailable(
+            f"正在为企业库（{exc.records} 家企业）建立招商线索索引，约需 1–2 分钟，请稍后刷新重试",
+            code="leads_indexing",
+            retry_after=30,
+        ) from None
     pl = pool.park(snap, index)
     placed = snap.rows_mask(placed_ids)
     segments = park_segments(

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         "every page and response is marked 演示数据; never set it for a bureau's database",
     )
     train_threads: int = 2
+    leads_wait_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        description="how long a leads request waits for the enterprise pool to be indexed before "
+        "it answers 503 (正在建立索引) with Retry-After",
+    )
     leads_warm: bool = Field(
         default=True,
         description="score the whole enterprise pool in the background at start, so that the "

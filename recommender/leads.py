@@ -213,6 +213,22 @@ def _build_snapshot(
     )
 
 
+class PoolNotReady(Exception):
+    """The pool has no index for the serving matcher yet; one is being built."""
+
+    def __init__(self, records: int) -> None:
+        super().__init__(records)
+        self.records = records
+
+
+@dataclass
+class RefreshJob:
+    """One background indexing run: `done` is set when it ends, `error` if it failed."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+
 class LeadPool:
     """The enterprise pool of the service, indexed once per serving matcher (`PoolScorer`) and
     kept up to date row by row: records added, edited or deleted are re-indexed alone, never the
@@ -222,10 +238,16 @@ class LeadPool:
     also found by the cheap `PoolSource.stamp` check each request makes.
     """
 
-    def __init__(self, park_cache: int = PARK_CACHE, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, park_cache: int = PARK_CACHE, cache_dir: Path | None = None, wait: float = 8.0
+    ) -> None:
         """`cache_dir`: where the index is kept between restarts (rows of unchanged records are
-        read back instead of re-indexed); None keeps it in memory only."""
+        read back instead of re-indexed); None keeps it in memory only. `wait`: how long a request
+        waits for indexing (seconds)."""
         self.cache_dir = cache_dir
+        self.wait = wait
+        self._job: RefreshJob | None = None
+        self._job_lock = threading.Lock()
         self._snap: PoolSnapshot | None = None
         self._refresh_lock = threading.Lock()  # one refresh at a time; readers never wait on it
         self._dirty: set[int] = set()
@@ -248,9 +270,16 @@ class LeadPool:
             self._dirty.update(int(i) for i in record_ids)
             self._checked = -math.inf
 
-    def snapshot(self, matcher: Matcher, source: PoolSource) -> PoolSnapshot:
+    def snapshot(
+        self, matcher: Matcher, source: PoolSource, wait: float | None = None
+    ) -> PoolSnapshot:
         """The pool as it is now for `matcher`, brought up to date if records changed. Other
-        processes' additions and deletions are looked for at most every STAMP_EVERY seconds."""
+        processes' additions and deletions are looked for at most every STAMP_EVERY seconds.
+
+        Indexing runs in a background thread; a request waits for it at most `wait` seconds
+        (default `self.wait`). After that it gets the previous snapshot of the same matcher (the
+        new records join as soon as they are indexed), or `PoolNotReady` when the matcher has none
+        yet — never a request hanging for the minute a large first index takes."""
         snap = self._snap
         if snap is not None and snap.serves(matcher) and not self._dirty:
             now = time.monotonic()
@@ -259,19 +288,59 @@ class LeadPool:
             if source.stamp() == snap.stamp:
                 self._checked = now
                 return snap
-        with self._refresh_lock:
+        deadline = time.monotonic() + (self.wait if wait is None else wait)
+        while True:
+            job, _ = self.refresh(matcher, source)
+            job.done.wait(max(0.0, deadline - time.monotonic()))
+            if job.error is not None:
+                raise job.error
             snap = self._snap
-            if snap is None or not snap.serves(matcher):
-                with self._dirty_lock:
-                    self._dirty.clear()
-                rows = source.rows()
-                scorer = PoolScorer(matcher, exact=True)
-                snap = self._new(matcher, scorer, self._index_all(scorer, rows), rows)
-                self._save(snap)
-            else:
-                snap = self._update(snap, source)
-            self._snap = snap
-            return snap
+            serves = snap is not None and snap.serves(matcher)
+            if serves and (job.done.is_set() or time.monotonic() >= deadline):
+                assert snap is not None
+                return snap
+            if time.monotonic() >= deadline:
+                raise PoolNotReady(source.stamp()[0])
+            # that job indexed for another matcher: start one for this one
+
+    @property
+    def indexing(self) -> RefreshJob | None:
+        """The background refresh running now, if any."""
+        job = self._job
+        return job if job is not None and not job.done.is_set() else None
+
+    def refresh(self, matcher: Matcher, source: PoolSource) -> tuple[RefreshJob, bool]:
+        """The background refresh for `matcher` running now, or a new one; True if started."""
+        with self._job_lock:
+            job = self._job
+            if job is not None and not job.done.is_set():
+                return job, False
+            job = RefreshJob()
+            self._job = job
+        threading.Thread(
+            target=self._run, args=(job, matcher, source), name="lead-pool", daemon=True
+        ).start()
+        return job, True
+
+    def _run(self, job: RefreshJob, matcher: Matcher, source: PoolSource) -> None:
+        try:
+            with self._refresh_lock:
+                snap = self._snap
+                if snap is None or not snap.serves(matcher):
+                    with self._dirty_lock:
+                        self._dirty.clear()
+                    rows = source.rows()
+                    scorer = PoolScorer(matcher, exact=True)
+                    snap = self._new(matcher, scorer, self._index_all(scorer, rows), rows)
+                    self._save(snap)
+                else:
+                    snap = self._update(snap, source)
+                self._snap = snap
+        except Exception as exc:  # noqa: BLE001 - handed to the requests that wait for it
+            log.warning("lead pool not indexed: %s", exc.__class__.__name__)
+            job.error = exc
+        finally:
+            job.done.set()
 
     # -- the index on disk -----------------------------------------------------------------------
     def _path(self, scorer: PoolScorer) -> Path | None:

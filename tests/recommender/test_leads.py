@@ -5,6 +5,7 @@ by row."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from recommender.leads import (
     LeadFilters,
     LeadPool,
     ParkLeads,
+    PoolNotReady,
     PoolRow,
     PoolSnapshot,
     chain_gaps,
@@ -320,3 +322,41 @@ def test_a_restart_reads_the_saved_index_back(
     want = fresh.scores_for_park(real(fresh, [r.profile for r in source.rows()]), park).final
     np.testing.assert_allclose(LeadPool().park(again, park).scores.final, want, atol=1e-12)
     assert not np.allclose(LeadPool().park(first, park).scores.final, want)
+
+
+class SlowSource(ListSource):
+    """A source whose reads wait for `release`: indexing that takes as long as the test wants."""
+
+    def __init__(self, rows: Sequence[PoolRow]) -> None:
+        super().__init__(rows)
+        self.release = threading.Event()
+
+    def rows(self, *, ids=None, above=None):  # type: ignore[no-untyped-def]
+        assert self.release.wait(60)
+        return super().rows(ids=ids, above=above)
+
+
+def test_requests_do_not_hang_on_indexing(matcher: Matcher, records: list[PoolRow]) -> None:
+    source = SlowSource(records[:20])
+    pool = LeadPool(wait=0.2)
+    threads = threading.active_count()
+    job, started = pool.refresh(matcher, source)
+    assert started and pool.refresh(matcher, source) == (job, False)  # one indexing at a time
+    assert threading.active_count() == threads + 1
+    with pytest.raises(PoolNotReady) as no:
+        pool.snapshot(matcher, source)  # no index yet: told so after `wait`, not hung
+    assert no.value.records == 20
+    source.release.set()
+    first = pool.snapshot(matcher, source, wait=60)
+    assert len(first) == 20
+
+    source.release.clear()
+    for r in records[20:30]:
+        source.records[r.record_id] = r
+    pool.mark_changed()
+    assert pool.snapshot(matcher, source) is first  # the update goes on; the last index answers
+    running = pool.indexing
+    assert running is not None
+    source.release.set()
+    assert running.done.wait(60) and pool.indexing is None
+    assert len(pool.snapshot(matcher, source)) == 30

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import uuid
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import httpx
 import pytest
 import yaml
 
-from api import leads_service
 from api.middleware import RedactQuery
 from api.settings import Settings
 from store import orm
@@ -108,52 +106,6 @@ def test_external_ids_cannot_take_the_invented_db_form(bureau: httpx.Client, ext
     data = f"企业编号,主营业务描述\n{ext},{DESCRIPTION}\n".encode()
     imp = bureau.post("/v1/enterprises/import", files={"file": ("ids.csv", data, "text/csv")})
     assert imp.status_code == 422 and any("db+数字" in e for e in imp.json()["errors"])
-
-
-class _Holder:
-    def __init__(self, matcher: object) -> None:
-        self.matcher = matcher
-
-
-class _Pool:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def snapshot(self, matcher: object, source: object) -> None:
-        self.calls += 1
-        release.wait(10)
-
-
-release = threading.Event()
-
-
-class _Sessions:
-    def __call__(self) -> _Sessions:
-        return self
-
-    def __enter__(self) -> _Sessions:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def test_warm_runs_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    state = type("S", (), {"holder": _Holder(object()), "sessions": _Sessions()})()
-    release.clear()
-    # A served app in this process may be warming its own pool right now: let it finish.
-    assert leads_service._warming.acquire(timeout=300)
-    leads_service._warming.release()
-    before = threading.active_count()
-    pool = _Pool()
-    assert leads_service.warm(state, pool) is True  # type: ignore[arg-type]
-    # Thirty logins while that one runs start nothing more.
-    assert not any(leads_service.warm(state, pool) for _ in range(30))  # type: ignore[arg-type]
-    assert threading.active_count() <= before + 1
-    release.set()
-    assert leads_service._warming.acquire(timeout=30)  # it ends, and lets the next one run
-    leads_service._warming.release()
-    assert pool.calls == 1
 
 
 def test_compose_trusts_forwarded_headers_from_the_docker_network() -> None:
