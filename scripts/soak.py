@@ -270,6 +270,12 @@ async def run_load(
     for kind in MIX:
         try:
             r = await users[0].send(kind)
+            # Until the pool is indexed, leads answer 503 with Retry-After: honour it.
+            while r.status_code == 503 and "retry-after" in r.headers:
+                if time.perf_counter() - t0 > 900:
+                    break
+                await asyncio.sleep(min(float(r.headers["retry-after"]), 2.0))
+                r = await users[0].send(kind)
         except (httpx.HTTPError, RuntimeError) as exc:
             results.error(f"warm-up {kind}", f"{exc.__class__.__name__}: {exc}")
             continue
