@@ -37,6 +37,24 @@ def failures(junit: Path) -> dict[str, list[str]]:
     return dict(out)
 
 
+def leads_ready(url: str, token: str, limit_s: float = 900.0) -> float:
+    """Seconds until a leads request answers anything but 503 + Retry-After (the pool indexed)."""
+    import httpx
+
+    t0 = time.perf_counter()
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while time.perf_counter() - t0 < limit_s:
+            r = client.get(
+                "/v1/parks/tangshan_robotics/leads",
+                params={"limit": 1},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if r.status_code != 503 or "retry-after" not in r.headers:
+                break
+            time.sleep(min(float(r.headers["retry-after"]), 2.0))
+    return round(time.perf_counter() - t0, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.fuzz_api", description=__doc__)
     p.add_argument("--pool", type=int, default=20_000, help="enterprises imported first (0: none)")
@@ -63,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
                 files = write_fixture(fixture_frame(load_kb(), args.pool), tmp / "fixture")
                 pool = import_pool(srv.url, settings.admin_token, files)
                 say(f"imported {pool['imported']:,}; pool {pool['pool']:,}")
+                # The fuzz is of the service at work, not of its start: wait, as a client would
+                # (Retry-After), until the pool is indexed and leads answer.
+                pool["ready_s"] = leads_ready(srv.url, settings.admin_token)
+                say(f"leads ready after {pool['ready_s']} s")
             cmd = [
                 str(Path(sys.executable).with_name("schemathesis")),
                 "run",
