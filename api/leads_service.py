@@ -162,17 +162,25 @@ def park_index(matcher: Matcher, park: Park) -> int:
 
 def park_view(state: AppState, pool: LeadPool, park_id: str) -> ParkView:
     park = park_or_404(state, park_id)
-    matcher = state.holder.matcher  # one reference for the whole answer, even across a swap
-    index = park_index(matcher, park)
     placed_ids = placed_records(state, park.park_id)
+    indexing = ServiceUnavailable(
+        "正在为企业库建立招商线索索引，约需 1–2 分钟，请稍后刷新重试",
+        code="leads_indexing",
+        retry_after=30,
+    )
     try:
-        snap = pool.snapshot(matcher, DatabasePool(state))
+        # One matcher for the whole answer: the serving one, or the previous one while the
+        # serving one's index is built (the answer's model_version says which).
+        snap = pool.snapshot(state.holder.matcher, DatabasePool(state))
     except PoolNotReady as exc:
-        raise ServiceUnavailable(
-            f"正在为企业库（{exc.records} 家企业）建立招商线索索引，约需 1–2 分钟，请稍后刷新重试",
-            code="leads_indexing",
-            retry_after=30,
-        ) from None
+        indexing.detail = (
+            f"正在为企业库（{exc.records} 家企业）建立招商线索索引，约需 1–2 分钟，请稍后刷新重试"
+        )
+        raise indexing from None
+    matcher = snap.matcher
+    index = next((i for i, p in enumerate(matcher.parks) if p.park_id == park.park_id), None)
+    if index is None:  # a park the reloaded KB added: its leads come with the new index
+        raise indexing
     pl = pool.park(snap, index)
     placed = snap.rows_mask(placed_ids)
     segments = park_segments(

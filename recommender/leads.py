@@ -277,9 +277,10 @@ class LeadPool:
         processes' additions and deletions are looked for at most every STAMP_EVERY seconds.
 
         Indexing runs in a background thread; a request waits for it at most `wait` seconds
-        (default `self.wait`). After that it gets the previous snapshot of the same matcher (the
-        new records join as soon as they are indexed), or `PoolNotReady` when the matcher has none
-        yet — never a request hanging for the minute a large first index takes."""
+        (default `self.wait`). After that it gets the last snapshot — of this matcher without the
+        records still being indexed, or of the previous matcher while a swapped-in one is indexed
+        (the answer names its model) — or `PoolNotReady` when there is none yet: never a request
+        hanging for the minute a large first index takes."""
         snap = self._snap
         if snap is not None and snap.serves(matcher) and not self._dirty:
             now = time.monotonic()
@@ -295,11 +296,11 @@ class LeadPool:
             if job.error is not None:
                 raise job.error
             snap = self._snap
-            serves = snap is not None and snap.serves(matcher)
-            if serves and (job.done.is_set() or time.monotonic() >= deadline):
-                assert snap is not None
+            if snap is not None and snap.serves(matcher) and job.done.is_set():
                 return snap
             if time.monotonic() >= deadline:
+                if snap is not None:  # the last index answers (of the previous model, if swapped)
+                    return snap
                 raise PoolNotReady(source.stamp()[0])
             # that job indexed for another matcher: start one for this one
 

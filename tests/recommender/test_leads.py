@@ -359,4 +359,12 @@ def test_requests_do_not_hang_on_indexing(matcher: Matcher, records: list[PoolRo
     assert running is not None
     source.release.set()
     assert running.done.wait(60) and pool.indexing is None
-    assert len(pool.snapshot(matcher, source)) == 30
+    latest = pool.snapshot(matcher, source)
+    assert len(latest) == 30
+
+    # A new model swapped in: the last index answers (naming its model) until the new one is built.
+    source.release.clear()
+    other = Matcher(matcher.kb, matcher.text, None, version="other")
+    assert pool.snapshot(other, source) is latest
+    source.release.set()
+    assert pool.snapshot(other, source, wait=60).matcher is other
