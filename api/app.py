@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             kb_digest=state.kb.digest,
             learned=state.holder.matcher.learned,
             demo=state.settings.demo,
+            **leads_service.pool_status(state),
         )
 
     return app

@@ -125,6 +125,13 @@ def warm(state: AppState, pool: LeadPool) -> bool:
     return started
 
 
+def pool_status(state: AppState) -> dict[str, Any]:
+    """What /healthz says of the lead pool: how many records are indexed, and whether indexing
+    runs (a large import is indexed in the background)."""
+    pool = lead_pool(state)
+    return {"leads_indexed": pool.indexed, "leads_indexing": pool.indexing is not None}
+
+
 def pool_changed(state: AppState, record_ids: Iterable[int] = ()) -> None:
     """Records were written: mark the edited ones and index the changes in the background."""
     pool = lead_pool(state)

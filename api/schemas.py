@@ -105,6 +105,12 @@ class Health(BaseModel):
     kb_digest: str = Field(description="知识库版本摘要")
     learned: bool = Field(default=False, description="协同部分是否启用（需真实数据训练的模型）")
     demo: bool = Field(default=False, description="演示模式：数据为合成的演示数据")
+    leads_indexed: int = Field(
+        default=0, description="招商线索索引中的企业数（尚未建立索引时为 0）"
+    )
+    leads_indexing: bool = Field(
+        default=False, description="是否正在为企业库建立或更新招商线索索引"
+    )
 
 
 class ErrorPublic(BaseModel):

@@ -55,6 +55,8 @@ SCORING_SOURCES = (
 # How stale the pool may be to another process's additions or deletions (writes through this
 # process are marked and seen at once).
 STAMP_EVERY = 0.5
+# How long a request waits for an update of an index it could answer from (seconds).
+UPDATE_WAIT = 0.5
 # Text readings kept per snapshot for the reasons (about 0.3 KB each).
 READINGS_KEPT = 50_000
 # Fresh rows after which an updated index is written to disk again (an import, not an edit).
@@ -289,7 +291,12 @@ class LeadPool:
             if source.stamp() == snap.stamp:
                 self._checked = now
                 return snap
-        deadline = time.monotonic() + (self.wait if wait is None else wait)
+        if wait is None:
+            # With an index of this matcher to answer from, a request waits only for small updates
+            # (an edited record); a large import is indexed behind it.
+            serving = snap is not None and snap.serves(matcher)
+            wait = min(self.wait, UPDATE_WAIT) if serving else self.wait
+        deadline = time.monotonic() + wait
         while True:
             job, _ = self.refresh(matcher, source)
             job.done.wait(max(0.0, deadline - time.monotonic()))
@@ -303,6 +310,12 @@ class LeadPool:
                     return snap
                 raise PoolNotReady(source.stamp()[0])
             # that job indexed for another matcher: start one for this one
+
+    @property
+    def indexed(self) -> int:
+        """Records in the last snapshot (0 before the first)."""
+        snap = self._snap
+        return len(snap) if snap is not None else 0
 
     @property
     def indexing(self) -> RefreshJob | None:
