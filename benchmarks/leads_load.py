@@ -236,8 +236,8 @@ def markdown(r: dict[str, Any]) -> list[str]:
         "## Leads under load",
         "",
         f"A fresh database with the KB and a model trained on a {r['history_enterprises']:,}-"
-        f"enterprise synthetic history; the service started as `make run` does (leads cache not "
-        f"warmed at start); then {r['imported']:,} enterprises imported through "
+        f"enterprise synthetic history; the service started as `make run` does; then "
+        f"{r['imported']:,} enterprises imported through "
         f"`POST /v1/enterprises/import` in {r['files']} CSV file(s) (a benchmark fixture: "
         f"`benchmarks/leads_load.py`, firms drawn by `recommender.synthetic`, named "
         f"「测试样本企业…（基准测试夹具）」) in {r['import_s']} s — a pool of {r['pool']:,}. The "
