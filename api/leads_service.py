@@ -113,7 +113,11 @@ def lead_pool(state: AppState) -> LeadPool:
                 )
                 state.lead_pool = pool  # type: ignore[attr-defined]
                 if state.settings.leads_warm:
-                    state.holder.subscribe(lambda _matcher: warm(state, pool))
+
+                    def reindex(_matcher: Matcher) -> None:
+                        warm(state, pool)
+
+                    state.holder.subscribe(reindex)
     return pool
 
 
@@ -163,31 +167,34 @@ def park_or_404(state: AppState, park_id: str) -> Park:
     return park
 
 
-def park_index(matcher: Matcher, park: Park) -> int:
-    return next(i for i, p in enumerate(matcher.parks) if p.park_id == park.park_id)
+def park_index(matcher: Matcher, park_id: str) -> int | None:
+    """The park's position in the matcher's catalogue (None: not in it)."""
+    return next((i for i, p in enumerate(matcher.parks) if p.park_id == park_id), None)
+
+
+def indexing(records: int | None = None) -> ServiceUnavailable:
+    """The 503 of a leads request made while the pool's first index is being built."""
+    pool = f"企业库（{records} 家企业）" if records is not None else "企业库"
+    return ServiceUnavailable(
+        f"正在为{pool}建立招商线索索引，约需 1–2 分钟，请稍后刷新重试",
+        code="leads_indexing",
+        retry_after=30,
+    )
 
 
 def park_view(state: AppState, pool: LeadPool, park_id: str) -> ParkView:
     park = park_or_404(state, park_id)
     placed_ids = placed_records(state, park.park_id)
-    indexing = ServiceUnavailable(
-        "正在为企业库建立招商线索索引，约需 1–2 分钟，请稍后刷新重试",
-        code="leads_indexing",
-        retry_after=30,
-    )
     try:
         # One matcher for the whole answer: the serving one, or the previous one while the
         # serving one's index is built (the answer's model_version says which).
         snap = pool.snapshot(state.holder.matcher, DatabasePool(state))
     except PoolNotReady as exc:
-        indexing.detail = (
-            f"正在为企业库（{exc.records} 家企业）建立招商线索索引，约需 1–2 分钟，请稍后刷新重试"
-        )
-        raise indexing from None
+        raise indexing(exc.records) from None
     matcher = snap.matcher
-    index = next((i for i, p in enumerate(matcher.parks) if p.park_id == park.park_id), None)
+    index = park_index(matcher, park.park_id)
     if index is None:  # a park the reloaded KB added: its leads come with the new index
-        raise indexing
+        raise indexing()
     pl = pool.park(snap, index)
     placed = snap.rows_mask(placed_ids)
     segments = park_segments(
@@ -248,7 +255,10 @@ def ranked(
     park = park_or_404(state, park_id)
     # Check the filters against the park before touching the pool.
     matcher = state.holder.matcher
-    check_filters(matcher, park, park_index(matcher, park), filters)
+    index = park_index(matcher, park.park_id)
+    if index is None:  # the KB names it, the serving matcher not yet (a reload under way)
+        raise indexing()
+    check_filters(matcher, park, index, filters)
     view = park_view(state, pool, park_id)
     rows = rank_leads(view.snap, view.scores, view.segments, filters, leave_out=view.placed)
     entries = [

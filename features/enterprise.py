@@ -214,7 +214,8 @@ class EnterpriseProfile:
         return "；".join([self.description, *self.products])
 
 
-def _bucket(value: float | None, edges: tuple[float, ...], labels: tuple[str, ...]) -> str:
+def bucket(value: float | None, edges: tuple[float, ...], labels: tuple[str, ...]) -> str:
+    """The label of the first edge `value` is below (the last label above them all)."""
     if value is None:
         return "unknown"
     for edge, label in zip(edges, labels, strict=False):
@@ -237,11 +238,11 @@ def numeric_features(e: EnterpriseProfile) -> list[str]:
     if e.energy_tce is not None and e.annual_revenue_wan:
         intensity = e.energy_tce / e.annual_revenue_wan
     return [
-        f"scale:{_bucket(e.employees, *SCALE)}",
-        f"rd:{_bucket(e.rd_intensity, *RD)}",
-        f"energy:{_bucket(e.energy_tce, *ENERGY)}",
-        f"energy_intensity:{_bucket(intensity, *ENERGY_PER_REVENUE)}",
-        f"land:{_bucket(e.land_mu, *LAND)}",
-        f"invest:{_bucket(e.investment_wan, *INVEST)}",
+        f"scale:{bucket(e.employees, *SCALE)}",
+        f"rd:{bucket(e.rd_intensity, *RD)}",
+        f"energy:{bucket(e.energy_tce, *ENERGY)}",
+        f"energy_intensity:{bucket(intensity, *ENERGY_PER_REVENUE)}",
+        f"land:{bucket(e.land_mu, *LAND)}",
+        f"invest:{bucket(e.investment_wan, *INVEST)}",
         f"origin:{e.origin if e.origin in ORIGINS else 'unknown'}",
     ]

@@ -25,12 +25,13 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from features.enterprise import SCALE, EnterpriseProfile
+from features.enterprise import SCALE, EnterpriseProfile, bucket
 from features.kb import Park, Rule
 from features.text import normalize
 from recommender.bundle import library_versions
@@ -89,13 +90,7 @@ PARK_CACHE = 64
 
 def scale_of(employees: int | None) -> str | None:
     """The `scale:` bucket of features.enterprise (micro … xlarge), None when unknown."""
-    if employees is None:
-        return None
-    edges, labels = SCALE
-    for edge, label in zip(edges, labels, strict=False):
-        if employees < edge:
-            return label
-    return labels[-1]
+    return None if employees is None else bucket(employees, *SCALE)
 
 
 def shorten(text: str, n: int = DESCRIPTION_CHARS) -> str:
@@ -129,6 +124,17 @@ class PoolSource(Protocol):
     def record_ids(self) -> np.ndarray:
         """Every record id (to find deletions)."""
         ...
+
+
+@cache
+def _code_digest() -> str:
+    """The scoring code and library versions a saved index was built with (read once a process)."""
+    h = hashlib.sha256()
+    for name in SCORING_SOURCES:
+        path = ROOT / name
+        h.update(path.read_bytes() if path.exists() else b"")
+    h.update(json.dumps(library_versions(), sort_keys=True).encode())
+    return h.hexdigest()
 
 
 def row_key(row: PoolRow) -> str:
@@ -251,7 +257,6 @@ class LeadPool:
         self._job: RefreshJob | None = None
         self._job_lock = threading.Lock()
         self._snap: PoolSnapshot | None = None
-        self._refresh_lock = threading.Lock()  # one refresh at a time; readers never wait on it
         self._dirty: set[int] = set()
         self._dirty_lock = threading.Lock()
         self._checked = -math.inf  # when the table was last found unchanged (time.monotonic)
@@ -259,11 +264,6 @@ class LeadPool:
         self._parks: OrderedDict[tuple[int, int], ParkLeads] = OrderedDict()
         self._parks_lock = threading.Lock()
         self._park_cache = park_cache
-
-    def warm_for(self, matcher: Matcher) -> bool:
-        """Whether the pool is indexed for `matcher`."""
-        snap = self._snap
-        return snap is not None and snap.serves(matcher)
 
     def mark_changed(self, record_ids: Iterable[int] = ()) -> None:
         """Records written through this process: edited ones are re-indexed, and the next look
@@ -337,19 +337,18 @@ class LeadPool:
         return job, True
 
     def _run(self, job: RefreshJob, matcher: Matcher, source: PoolSource) -> None:
-        try:
-            with self._refresh_lock:
-                snap = self._snap
-                if snap is None or not snap.serves(matcher):
-                    with self._dirty_lock:
-                        self._dirty.clear()
-                    rows = source.rows()
-                    scorer = PoolScorer(matcher, exact=True)
-                    snap = self._new(matcher, scorer, self._index_all(scorer, rows), rows)
-                    self._save(snap)
-                else:
-                    snap = self._update(snap, source)
-                self._snap = snap
+        try:  # one job runs at a time (`refresh`), so nothing else writes the snapshot meanwhile
+            snap = self._snap
+            if snap is None or not snap.serves(matcher):
+                with self._dirty_lock:
+                    self._dirty.clear()
+                rows = source.rows()
+                scorer = PoolScorer(matcher, exact=True)
+                snap = self._new(matcher, scorer, self._index_all(scorer, rows), rows)
+                self._save(snap)
+            else:
+                snap = self._update(snap, source)
+            self._snap = snap
         except Exception as exc:  # noqa: BLE001 - handed to the requests that wait for it
             log.warning("lead pool not indexed: %s", exc.__class__.__name__)
             job.error = exc
@@ -363,10 +362,7 @@ class LeadPool:
         h = hashlib.sha256()
         h.update(scorer.fingerprint.encode())
         h.update(scorer.matcher.kb.digest.encode())
-        for name in SCORING_SOURCES:
-            path = ROOT / name
-            h.update(path.read_bytes() if path.exists() else b"")
-        h.update(json.dumps(library_versions(), sort_keys=True).encode())
+        h.update(_code_digest().encode())
         return self.cache_dir / f"leadpool-{h.hexdigest()[:20]}.npz"
 
     def _index_all(self, scorer: PoolScorer, rows: Sequence[PoolRow]) -> PoolIndex:

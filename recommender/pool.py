@@ -251,8 +251,6 @@ def segment_text_scores(content: ContentScorer, texts: list[str], norm: list[str
 def segment_scores(
     content: ContentScorer,
     profs: Sequence[EnterpriseProfile],
-    texts: list[str] | None = None,
-    norm: list[str] | None = None,
     text_scores: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n, n_segments) `ContentScorer.score(e).segment_scores` for a batch: the text's fit
@@ -260,9 +258,8 @@ def segment_scores(
     prior."""
     kb = content.kb
     if text_scores is None:
-        texts = texts if texts is not None else [e.text for e in profs]
-        norm = norm if norm is not None else [normalize(t) for t in texts]
-        text_scores = segment_text_scores(content, texts, norm)
+        texts = [e.text for e in profs]
+        text_scores = segment_text_scores(content, texts, [normalize(t) for t in texts])
     seg = text_scores.copy()
     by_code: dict[str, list[int]] = {}
     for i, e in enumerate(profs):

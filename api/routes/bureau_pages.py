@@ -193,8 +193,9 @@ def chain_gaps_page(
 def filter_choices(state: Any, park: Park) -> dict[str, Any]:
     matcher = state.holder.matcher
     kb = state.kb
-    index = next(i for i, p in enumerate(matcher.parks) if p.park_id == park.park_id)
-    segs = [matcher.segment_ids[j] for j in served_segments(matcher, index)]
+    index = leads_service.park_index(matcher, park.park_id)
+    served = served_segments(matcher, index) if index is not None else []
+    segs = [matcher.segment_ids[j] for j in served]
     chains = list(dict.fromkeys(kb.chain_of_segment[s] for s in segs))
     return {
         "chains": [(c, kb.chain_by_id[c].name) for c in chains],

@@ -339,10 +339,8 @@ class SlowSource(ListSource):
 def test_requests_do_not_hang_on_indexing(matcher: Matcher, records: list[PoolRow]) -> None:
     source = SlowSource(records[:20])
     pool = LeadPool(wait=0.2)
-    threads = threading.active_count()
     job, started = pool.refresh(matcher, source)
     assert started and pool.refresh(matcher, source) == (job, False)  # one indexing at a time
-    assert threading.active_count() == threads + 1
     with pytest.raises(PoolNotReady) as no:
         pool.snapshot(matcher, source)  # no index yet: told so after `wait`, not hung
     assert no.value.records == 20
